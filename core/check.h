@@ -22,11 +22,11 @@ uint64_t BugCount();
 
 }  // namespace strait
 
-#define STRAIT_CHECK(cond)                                   \
-  do {                                                       \
-    if (!(cond)) [[unlikely]] {                              \
-      ::strait::CheckFailed(__FILE__, __LINE__, #cond);      \
-    }                                                        \
+#define STRAIT_CHECK(cond)                              \
+  do {                                                  \
+    if (!(cond)) [[unlikely]] {                         \
+      ::strait::CheckFailed(__FILE__, __LINE__, #cond); \
+    }                                                   \
   } while (0)
 
 #ifdef NDEBUG

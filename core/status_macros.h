@@ -10,12 +10,12 @@
 #define STRAIT_STATUS_CONCAT(a, b) STRAIT_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status of `expr` from the enclosing function unless it is OK.
-#define STRAIT_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::absl::Status strait_status_ = (expr);      \
-    if (!strait_status_.ok()) [[unlikely]] {     \
-      return strait_status_;                     \
-    }                                            \
+#define STRAIT_RETURN_IF_ERROR(expr)         \
+  do {                                       \
+    ::absl::Status strait_status_ = (expr);  \
+    if (!strait_status_.ok()) [[unlikely]] { \
+      return strait_status_;                 \
+    }                                        \
   } while (0)
 
 // `STRAIT_ASSIGN_OR_RETURN(auto value, MakeValue());` declares `value` from an OK StatusOr, or

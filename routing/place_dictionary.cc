@@ -72,9 +72,9 @@ absl::StatusOr<PlaceId> PlaceDictionary::Builder::Intern(PlaceKind kind, std::st
   char normalized[kMaxNameLength];
   size_t length = NormalizePlaceName(name, normalized);
   if (length == 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("{} name '{}' is not 1 to {} letters, digits, '-' or words joined by '_' or ' '",
-                    PlaceKindName(kind), name, kMaxNameLength));
+    return absl::InvalidArgumentError(fmt::format(
+        "{} name '{}' is not 1 to {} letters, digits, '-' or words joined by '_' or ' '",
+        PlaceKindName(kind), name, kMaxNameLength));
   }
 
   int index = static_cast<int>(kind);

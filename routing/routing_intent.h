@@ -19,8 +19,8 @@ struct CountryCode {
 
   // `a` and `b` must already be lower-case letters.
   static constexpr CountryCode FromLowerLetters(char a, char b) {
-    return CountryCode{static_cast<uint16_t>((static_cast<uint8_t>(a) << 8) |
-                                             static_cast<uint8_t>(b))};
+    return CountryCode{
+        static_cast<uint16_t>((static_cast<uint8_t>(a) << 8) | static_cast<uint8_t>(b))};
   }
 
   constexpr bool empty() const { return packed == 0; }

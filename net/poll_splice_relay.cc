@@ -1,0 +1,224 @@
+// kPollSplice: readiness on the ring, splice(2) inline on the shard thread.
+//
+// Per direction the pipe is only ever read into while empty. A non-blocking splice from a socket
+// into a pipe answers EAGAIN both when the socket has nothing and when the pipe is full, and the
+// pipe fills by page slots, not bytes (partial pages from the socket), so "empty" is the only
+// state in which EAGAIN tells the socket's side unambiguously.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "core/check.h"
+#include "net/internal/relay_strategies.h"
+#include "net/socket.h"
+
+namespace strait::net::internal {
+namespace {
+
+// Tags: direction index * 2 + (0 readable, 1 writable).
+constexpr unsigned kTagsPerDirection = 2;
+
+// Work done for one direction before yielding to other tunnels of the shard. A poll armed on a
+// socket that is still ready completes at once, so yielding costs one loop turn, not a stall.
+constexpr int kMaxSplicesPerPump = 32;
+
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+int SpliceOnce(int in_fd, int out_fd, size_t length) {
+  ssize_t n = splice(in_fd, nullptr, out_fd, nullptr, length, kSpliceFlags);
+  return n >= 0 ? static_cast<int>(n) : -errno;
+}
+
+}  // namespace
+
+PollSpliceRelay::PollSpliceRelay(const RelayEnvironment& env, int client_fd, int target_fd,
+                                 RelayObserver* observer)
+    : env_(env), observer_(observer) {
+  directions_[0].ends = {client_fd, target_fd, RelaySide::kClient, RelaySide::kTarget};
+  directions_[0].byte_counter = &client_to_target_bytes_;
+  directions_[1].ends = {target_fd, client_fd, RelaySide::kTarget, RelaySide::kClient};
+  directions_[1].byte_counter = &target_to_client_bytes_;
+}
+
+PollSpliceRelay::~PollSpliceRelay() {
+  STRAIT_DCHECK(in_flight_ == 0);
+  for (Direction& direction : directions_) {
+    if (direction.pipe.valid()) {
+      env_.pipes->Discard(direction.pipe);
+    }
+  }
+}
+
+void PollSpliceRelay::Start() {
+  last_activity_ms_ = *env_.now_ms;
+  Pump(0);
+  Pump(1);
+}
+
+void PollSpliceRelay::Abort() {
+  if (finishing_) {
+    return;
+  }
+  finishing_ = true;
+  outcome_.aborted = true;
+  CancelArmedPolls();
+  MaybeFinish();
+}
+
+void PollSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/) {
+  int index = static_cast<int>(tag / kTagsPerDirection);
+  Direction& direction = directions_[index];
+  if (tag % kTagsPerDirection == 0) {
+    direction.readable_armed = false;
+  } else {
+    direction.writable_armed = false;
+  }
+  --in_flight_;
+
+  if (finishing_) {
+    MaybeFinish();
+    return;
+  }
+  if (res < 0 && res != -ECANCELED) {
+    // The poll itself failed (not readiness with POLLERR, which splice reports below).
+    Fail(RelaySide::kInternal, res);
+    return;
+  }
+  Pump(index);
+}
+
+// Moves bytes for one direction until a socket would block, the source ends, or the per-pump
+// budget is spent; then arms the one poll that will resume it.
+void PollSpliceRelay::Pump(int index) {
+  Direction& direction = directions_[index];
+  if (finishing_ || direction.done) {
+    return;
+  }
+  last_activity_ms_ = *env_.now_ms;
+
+  for (int round = 0; round < kMaxSplicesPerPump; ++round) {
+    if (direction.bytes_in_pipe > 0) {
+      int written =
+          SpliceOnce(direction.pipe.read_fd, direction.ends.dst_fd, direction.bytes_in_pipe);
+      if (written == -EAGAIN) {
+        // Backpressure: the source is not read again until the destination drains.
+        ArmPoll(index, /*writable=*/true);
+        return;
+      }
+      if (written < 0) {
+        Fail(direction.ends.dst_side, written);
+        return;
+      }
+      direction.bytes_in_pipe -= static_cast<size_t>(written);
+      *direction.byte_counter += static_cast<uint64_t>(written);
+      continue;
+    }
+
+    if (direction.pipe.valid()) {
+      env_.pipes->Return(direction.pipe);
+      direction.pipe = Pipe{};
+    }
+
+    if (direction.src_eof) {
+      // Pass the half-close on; the other direction may still carry the answer.
+      if (shutdown(direction.ends.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+        Fail(direction.ends.dst_side, -errno);
+        return;
+      }
+      direction.done = true;
+      MaybeFinish();
+      return;
+    }
+
+    int leased = env_.pipes->Lease(&direction.pipe);
+    if (leased < 0) {
+      Fail(RelaySide::kInternal, leased);
+      return;
+    }
+    int read =
+        SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, env_.pipes->pipe_capacity());
+    if (read == -EAGAIN) {
+      env_.pipes->Return(direction.pipe);
+      direction.pipe = Pipe{};
+      ArmPoll(index, /*writable=*/false);
+      return;
+    }
+    if (read < 0) {
+      Fail(direction.ends.src_side, read);
+      return;
+    }
+    if (read == 0) {
+      direction.src_eof = true;
+      continue;
+    }
+    direction.bytes_in_pipe = static_cast<size_t>(read);
+  }
+
+  ArmPoll(index, /*writable=*/direction.bytes_in_pipe > 0);
+}
+
+void PollSpliceRelay::ArmPoll(int index, bool writable) {
+  Direction& direction = directions_[index];
+  bool& armed = writable ? direction.writable_armed : direction.readable_armed;
+  if (armed) {
+    return;
+  }
+  int fd = writable ? direction.ends.dst_fd : direction.ends.src_fd;
+  io_uring_sqe* sqe = env_.ring->NextSqe();
+  io_uring_prep_poll_add(sqe, fd, writable ? POLLOUT : POLLIN);
+  Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection + writable);
+  armed = true;
+  ++in_flight_;
+}
+
+void PollSpliceRelay::Fail(RelaySide side, int error) {
+  if (finishing_) {
+    return;
+  }
+  finishing_ = true;
+  outcome_.failed_side = side;
+  outcome_.error = error;
+
+  // A reset from one peer is passed on as a reset to the other, not as a clean close that
+  // would make a truncated transfer look complete.
+  if (error == -ECONNRESET || error == -EPIPE) {
+    int other_fd =
+        side == RelaySide::kClient ? directions_[0].ends.dst_fd : directions_[0].ends.src_fd;
+    SetLingerZero(other_fd);
+  }
+  CancelArmedPolls();
+  MaybeFinish();
+}
+
+void PollSpliceRelay::CancelArmedPolls() {
+  for (int index = 0; index < 2; ++index) {
+    const Direction& direction = directions_[index];
+    for (bool writable : {false, true}) {
+      bool armed = writable ? direction.writable_armed : direction.readable_armed;
+      if (!armed) {
+        continue;
+      }
+      uint64_t user_data = reinterpret_cast<uint64_t>(static_cast<CompletionHandler*>(this)) |
+                           (static_cast<unsigned>(index) * kTagsPerDirection + writable);
+      io_uring_sqe* sqe = env_.ring->NextSqe();
+      io_uring_prep_cancel64(sqe, user_data, 0);
+      Ring::SetNoHandler(sqe);
+    }
+  }
+}
+
+void PollSpliceRelay::MaybeFinish() {
+  if (finished_ || in_flight_ > 0) {
+    return;
+  }
+  if (!finishing_ && !(directions_[0].done && directions_[1].done)) {
+    return;
+  }
+  finished_ = true;
+  observer_->OnRelayFinished(outcome_);
+}
+
+}  // namespace strait::net::internal
