@@ -51,9 +51,12 @@ PlaceId PlaceDictionary::Find(PlaceKind kind, std::string_view name) const {
   if (length == 0) {
     return kUnknownPlace;
   }
+  return FindNormalized(kind, std::string_view(normalized, length));
+}
 
+PlaceId PlaceDictionary::FindNormalized(PlaceKind kind, std::string_view normalized) const {
   const IdMap& ids = ids_[static_cast<int>(kind)];
-  auto it = ids.find(absl::string_view(normalized, length));
+  auto it = ids.find(AbslView(normalized));
   return it == ids.end() ? kUnknownPlace : it->second;
 }
 

@@ -44,6 +44,9 @@ class PlaceDictionary {
   // exit ever had that name, or when the name is not a valid place name at all.
   PlaceId Find(PlaceKind kind, std::string_view name) const;
 
+  // Find() for a name that NormalizePlaceName() already produced; skips normalizing again.
+  PlaceId FindNormalized(PlaceKind kind, std::string_view normalized) const;
+
   // The normalized name of `id`; empty for kAnyPlace, kUnknownPlace and ids never issued.
   std::string_view Name(PlaceKind kind, PlaceId id) const;
 

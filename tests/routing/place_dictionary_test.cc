@@ -58,5 +58,19 @@ TEST(PlaceDictionary, AnswersUnknownForNeverIssuedIds) {
   EXPECT_EQ(places->Name(PlaceKind::kZip, kUnknownPlace), "");
 }
 
+TEST(PlaceDictionary, FindsNormalizedNamesWithoutNormalizingAgain) {
+  PlaceDictionary::Builder builder;
+  PlaceId new_york = builder.Intern(PlaceKind::kCity, "New York").value();
+  std::shared_ptr<const PlaceDictionary> places = std::move(builder).Build();
+
+  char normalized[PlaceDictionary::kMaxNameLength];
+  size_t length = NormalizePlaceName("NEW_York", normalized);
+  ASSERT_EQ(length, 8u);
+  EXPECT_EQ(places->FindNormalized(PlaceKind::kCity, std::string_view(normalized, length)),
+            new_york);
+  // The caller promised a normalized name; an upper-case one is simply not found.
+  EXPECT_EQ(places->FindNormalized(PlaceKind::kCity, "New_York"), kUnknownPlace);
+}
+
 }  // namespace
 }  // namespace strait::routing
