@@ -54,9 +54,12 @@ CaseFile ReadCaseFile(const std::string& path, const std::string& line_end) {
   bool in_metadata = true;
   for (const std::string& line : lines) {
     if (in_metadata && line.rfind("# ", 0) == 0) {
-      size_t colon = line.find(": ");
-      if (colon != std::string::npos && line.find(' ', 2) > colon) {
-        result.metadata[line.substr(2, colon - 2)] = line.substr(colon + 2);
+      // `# key: value` or `# key:` (empty value); a key holds no space.
+      size_t colon = line.find(':');
+      if (colon != std::string::npos && line.find(' ', 2) > colon &&
+          (colon + 1 == line.size() || line[colon + 1] == ' ')) {
+        result.metadata[line.substr(2, colon - 2)] =
+            colon + 1 == line.size() ? "" : line.substr(colon + 2);
       }
       continue;
     }
