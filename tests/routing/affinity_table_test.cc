@@ -1,7 +1,6 @@
 #include "routing/affinity_table.h"
 
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -148,23 +147,65 @@ TEST(AffinityTable, StaysBoundedUnderAChurnOfShortSessions) {
   EXPECT_LE(static_cast<double>(memory) / kCapacity, 24.5);
 }
 
+// Releases all threads of a round together by spinning, so that on a small machine they really
+// run into the table at the same instant (a sleeping barrier wakes them microseconds apart).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int threads) : threads_(threads) {}
+
+  // Returns false if the others did not arrive within the deadline.
+  bool Wait() {
+    int generation = generation_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+      return true;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (int spin = 0; generation_.load(std::memory_order_acquire) == generation; ++spin) {
+      if (spin > 200) {
+        std::this_thread::yield();
+        if (std::chrono::steady_clock::now() > deadline) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  const int threads_;
+  std::atomic<int> arrived_{0};
+  std::atomic<int> generation_{0};
+};
+
 // Many threads start the same new session at the same instant, round after round: every
 // thread must end up with the same exit.
 TEST(AffinityTable, GivesEveryThreadTheSameExitForANewKey) {
-  constexpr int kThreads = 8;
-  constexpr int kRounds = 2000;
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 5000;
   AffinityTable table(100'000);
   std::vector<ExitHandle> seen(kThreads * kRounds);
-  std::barrier start(kThreads);
+  SpinBarrier start(kThreads);
+  std::atomic<bool> timed_out{false};
+  std::atomic<int> spin_sink{0};
 
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {
         uint64_t key = 0xabcdef0000000000ull + static_cast<uint64_t>(round);
-        start.arrive_and_wait();
+        if (!start.Wait()) {
+          timed_out.store(true);
+          return;
+        }
         std::optional<AffinityEntry> entry = table.Find(key, 10);
         if (!entry.has_value()) {
+          // Real selection picks an exit between the lookup and the insert: spend a little
+          // time here so that several threads sit between the two at once.
+          for (int i = 0; i < (round * 7 + t * 13) % 200; ++i) {
+            spin_sink.fetch_add(1, std::memory_order_relaxed);
+          }
           auto insert =
               table.InsertOrGet(key, AffinityEntry{static_cast<ExitHandle>(t + 1), 1000}, 10);
           entry = insert.entry;
@@ -176,6 +217,7 @@ TEST(AffinityTable, GivesEveryThreadTheSameExitForANewKey) {
   for (std::thread& thread : threads) {
     thread.join();
   }
+  ASSERT_FALSE(timed_out.load());
 
   int distinct_winners = 0;
   for (int round = 0; round < kRounds; ++round) {
