@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -18,9 +17,13 @@
 #include "net/pipe_pool.h"
 #include "net/socket.h"
 #include "net/uring.h"
+#include "tests/testing/streams.h"
 
 namespace strait::net {
 namespace {
+
+using strait::testing::ReceiveAll;
+using strait::testing::SendPattern;
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
@@ -132,64 +135,12 @@ class RelayRunner : public RelayObserver {
   std::thread thread_;
 };
 
-uint64_t Fnv1a(uint64_t hash, const char* data, size_t size) {
-  for (size_t i = 0; i < size; ++i) {
-    hash = (hash ^ static_cast<uint8_t>(data[i])) * 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-constexpr uint64_t kFnvSeed = 0xcbf29ce484222325ULL;
-
-// Writes `total` pseudo-random bytes (seeded) to fd, then shuts down writing. Returns the hash.
-uint64_t SendPattern(int fd, uint64_t total, uint32_t seed) {
-  std::vector<char> chunk(64 * 1024);
-  std::mt19937 random(seed);
-  uint64_t hash = kFnvSeed;
-  uint64_t sent = 0;
-  while (sent < total) {
-    size_t size = std::min<uint64_t>(chunk.size(), total - sent);
-    for (size_t i = 0; i < size; i += 4) {
-      uint32_t word = random();
-      std::memcpy(chunk.data() + i, &word, std::min<size_t>(4, size - i));
-    }
-    hash = Fnv1a(hash, chunk.data(), size);
-    size_t offset = 0;
-    while (offset < size) {
-      ssize_t n = send(fd, chunk.data() + offset, size - offset, MSG_NOSIGNAL);
-      if (n <= 0) {
-        return 0;
-      }
-      offset += static_cast<size_t>(n);
-    }
-    sent += size;
-  }
-  shutdown(fd, SHUT_WR);
-  return hash;
-}
-
-// Reads until EOF; returns the hash and stores the byte count.
-uint64_t ReceiveAll(int fd, uint64_t* received) {
-  std::vector<char> buffer(64 * 1024);
-  uint64_t hash = kFnvSeed;
-  *received = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buffer.data(), buffer.size(), 0);
-    if (n <= 0) {
-      break;
-    }
-    hash = Fnv1a(hash, buffer.data(), static_cast<size_t>(n));
-    *received += static_cast<uint64_t>(n);
-  }
-  return hash;
-}
-
 void SetReceiveTimeout(int fd, int seconds) {
   timeval timeout{.tv_sec = seconds, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 }
 
-class SpliceRelayTest : public testing::TestWithParam<RelayStrategy> {
+class SpliceRelayTest : public ::testing::TestWithParam<RelayStrategy> {
  protected:
   void SetUp() override {
     signal(SIGPIPE, SIG_IGN);
@@ -301,8 +252,8 @@ TEST_P(SpliceRelayTest, AbortEndsAnIdleTunnel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, SpliceRelayTest,
-                         testing::Values(RelayStrategy::kPollSplice, RelayStrategy::kRingSplice),
-                         [](const testing::TestParamInfo<RelayStrategy>& info) {
+                         ::testing::Values(RelayStrategy::kPollSplice, RelayStrategy::kRingSplice),
+                         [](const ::testing::TestParamInfo<RelayStrategy>& info) {
                            return std::string(RelayStrategyName(info.param));
                          });
 

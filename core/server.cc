@@ -1,0 +1,184 @@
+#include "core/server.h"
+
+#include <sys/resource.h>
+
+#include <thread>
+
+#include "core/logging.h"
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "routing/exit_file.h"
+
+namespace strait::core {
+namespace {
+
+constexpr int kListenBacklog = 4096;
+
+// Descriptors kept back for listeners, logs, the rings and resolver sockets.
+constexpr size_t kReservedFds = 128;
+
+// An idle tunnel holds two sockets; one moving bytes also holds up to two pooled pipes (four
+// fds). Dividing the budget by 2.5 leaves room for a quarter of the tunnels to be moving bytes
+// in both directions at once; beyond that a pipe lease fails and only that tunnel ends.
+size_t TunnelsForFileLimit(size_t file_limit) {
+  if (file_limit <= kReservedFds * 2) {
+    return 16;
+  }
+  return (file_limit - kReservedFds) * 2 / 5;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Accounts>> BuildAccounts(
+    const std::vector<AccountSpec>& specs) {
+  auto accounts = std::make_shared<Accounts>();
+  for (const AccountSpec& spec : specs) {
+    STRAIT_RETURN_IF_ERROR(accounts->Add(spec));
+  }
+  return std::shared_ptr<const Accounts>(std::move(accounts));
+}
+
+Server::Server(Config config) : config_(std::move(config)), policy_(config_.policy) {}
+
+Server::~Server() {
+  Stop();
+  Wait();
+  // The resolver goes first (see the member comment); its abandoned queries post to the shards,
+  // which still exist but no longer run.
+  resolver_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
+  std::unique_ptr<Server> server(new Server(std::move(config)));
+  Config& cfg = server->config_;
+
+  STRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const Accounts> accounts, BuildAccounts(cfg.accounts));
+  STRAIT_RETURN_IF_ERROR(server->LoadExits());
+
+  int shard_count = cfg.shards > 0
+                        ? cfg.shards
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  server->max_tunnels_ =
+      cfg.max_tunnels > 0 ? cfg.max_tunnels : TunnelsForFileLimit(files.rlim_cur);
+
+  server->sticky_ = std::make_unique<routing::AffinityTable>(cfg.sticky_capacity);
+  server->resolver_ = std::make_unique<Resolver>(cfg.dns_threads);
+  SharedState& shared = server->shared_;
+  shared.config = &server->config_;
+  shared.exits = &server->exits_;
+  shared.sticky = server->sticky_.get();
+  shared.resolver = server->resolver_.get();
+  shared.policy = &server->policy_;
+  shared.selector_options.default_sticky_ttl_s = cfg.sticky_default_ttl_s;
+  shared.max_tunnels_per_shard =
+      std::max<size_t>(1, server->max_tunnels_ / static_cast<size_t>(shard_count));
+
+  for (int i = 0; i < shard_count; ++i) {
+    server->shards_.push_back(std::make_unique<Shard>(i, &server->shared_, accounts));
+  }
+  STRAIT_RETURN_IF_ERROR(server->OpenListeners());
+  return server;
+}
+
+absl::Status Server::LoadExits() {
+  absl::StatusOr<std::vector<routing::ExitSpec>> specs =
+      config_.exits_file.empty()
+          ? routing::ParseExitsText(config_.exits_inline_csv,
+                                    fmt::format("{} [exits] inline", config_.origin))
+          : routing::ParseExitsFile(config_.exits_file);
+  if (!specs.ok()) {
+    return specs.status();
+  }
+  for (const routing::ExitSpec& spec : *specs) {
+    if (spec.egress.kind != routing::EgressKind::kDirect) {
+      // TODO: upstream-proxy egress (HTTP CONNECT and SOCKS5 exits) is parsed but not served;
+      // a tunnel would need an upstream handshake phase between connect and reply.
+      return absl::UnimplementedError(fmt::format(
+          "exit '{}': egress {} is an upstream proxy, which this build does not serve yet; "
+          "use direct:<source address>",
+          spec.id, routing::DescribeEgress(spec.egress)));
+    }
+  }
+  return exits_.ReplaceAll(*std::move(specs));
+}
+
+absl::Status Server::ReloadExits() { return LoadExits(); }
+
+absl::Status Server::OpenListeners() {
+  for (size_t i = 0; i < config_.listeners.size(); ++i) {
+    net::SocketAddress address = config_.listeners[i].address;
+    for (auto& shard : shards_) {
+      int fd = net::ListenTcp(address, kListenBacklog, /*reuse_port=*/true);
+      if (fd < 0) {
+        return absl::UnavailableError(
+            fmt::format("listener {}: cannot listen: {}", address.ToString(), std::strerror(-fd)));
+      }
+      if (address.port() == 0) {
+        // Port 0 picks a free port for the first shard; the others join it.
+        address = *net::LocalAddress(fd);
+      }
+      shard->AddListener(i, fd);
+    }
+    listen_addresses_.push_back(address);
+  }
+  return absl::OkStatus();
+}
+
+void Server::Start() {
+  for (auto& shard : shards_) {
+    shard->Start();
+  }
+}
+
+void Server::Drain() {
+  int64_t deadline_ms = MonotonicMs() + config_.drain_ms;
+  for (auto& shard : shards_) {
+    shard->Drain(deadline_ms);
+  }
+}
+
+void Server::Stop() {
+  for (auto& shard : shards_) {
+    shard->Stop();
+  }
+}
+
+void Server::Wait() {
+  for (auto& shard : shards_) {
+    shard->Join();
+  }
+}
+
+void Server::SetAccounts(const std::vector<AccountSpec>& accounts) {
+  absl::StatusOr<std::shared_ptr<const Accounts>> built = BuildAccounts(accounts);
+  if (!built.ok()) {
+    Log().error("accounts not replaced: {}", std::string(built.status().message()));
+    return;
+  }
+  for (auto& shard : shards_) {
+    shard->SetAccounts(*built);
+  }
+}
+
+ServerTotals Server::Totals() const {
+  ServerTotals totals;
+  for (const auto& shard : shards_) {
+    const ShardStats& stats = shard->stats();
+    totals.accepted += stats.accepted.load(std::memory_order_relaxed);
+    totals.established += stats.established.load(std::memory_order_relaxed);
+    totals.finished += stats.finished.load(std::memory_order_relaxed);
+    totals.active += stats.active.load(std::memory_order_relaxed);
+    totals.bytes_client_to_target += stats.bytes_client_to_target.load(std::memory_order_relaxed);
+    totals.bytes_target_to_client += stats.bytes_target_to_client.load(std::memory_order_relaxed);
+    totals.sessions_moved += stats.sessions_moved.load(std::memory_order_relaxed);
+    totals.accept_errors += stats.accept_errors.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kErrorTokenCount; ++i) {
+      totals.errors[i] += stats.errors[i].load(std::memory_order_relaxed);
+    }
+  }
+  return totals;
+}
+
+}  // namespace strait::core
