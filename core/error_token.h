@@ -79,6 +79,8 @@ struct ErrorTokenRow {
 };
 
 // DESIGN.md's table, indexed by ErrorToken. Tests check every row against the document.
+// One row per token reads better than clang-format's one field per line.
+// clang-format off
 inline constexpr ErrorTokenRow kErrorTokenTable[kErrorTokenCount] = {
     {ErrorToken::kNone, {200, "OK"}, "", "ok", {Socks5Action::kReply, 0x00, 0x00},
      TunnelSide::kNone},
@@ -109,6 +111,7 @@ inline constexpr ErrorTokenRow kErrorTokenTable[kErrorTokenCount] = {
     {ErrorToken::kUnavailable, {503, "Service Unavailable"}, "proxy_internal_response",
      "unavailable", {Socks5Action::kReply, 0x01, 0x01}, TunnelSide::kInternal},
 };
+// clang-format on
 
 // The row of `token`; an out-of-range value gets kUnavailable's row.
 constexpr const ErrorTokenRow& ErrorTokenInfo(ErrorToken token) {

@@ -49,25 +49,25 @@ enum class HttpParseStatus : uint8_t { kIncomplete, kComplete, kError };
 
 enum class HttpParseError : uint8_t {
   kNone,
-  kHeadTooLarge,           // no end of head within max_head_bytes
-  kBareLineBreak,          // CR not followed by LF, or LF not preceded by CR
-  kBadRequestLine,         // not `METHOD SP target SP version`
-  kBadMethod,              // method is not a token
-  kUnsupportedVersion,     // HTTP/x.y other than 1.0 and 1.1
-  kBadTarget,              // target of the wrong form for its method, or malformed
-  kOriginFormTarget,       // `/path`: a request for a server, not a proxy
-  kHttpsAbsoluteForm,      // `https://...`: the client must use CONNECT for TLS
-  kUserinfoInTarget,       // `http://user@host/` or `user@host:443`
-  kBadHost,                // host fails net/host_syntax.h rules
-  kBadPort,                // missing, zero, over 65535, or not plain decimal
-  kBadHeaderName,          // empty, not a token, or whitespace before `:`
-  kBadHeaderValue,         // a control byte (NUL, bare CR, ...) in a value
-  kObsFold,                // a header line starting with SP or HTAB
-  kTooManyHeaders,         // more than kMaxHttpHeaders
+  kHeadTooLarge,        // no end of head within max_head_bytes
+  kBareLineBreak,       // CR not followed by LF, or LF not preceded by CR
+  kBadRequestLine,      // not `METHOD SP target SP version`
+  kBadMethod,           // method is not a token
+  kUnsupportedVersion,  // HTTP/x.y other than 1.0 and 1.1
+  kBadTarget,           // target of the wrong form for its method, or malformed
+  kOriginFormTarget,    // `/path`: a request for a server, not a proxy
+  kHttpsAbsoluteForm,   // `https://...`: the client must use CONNECT for TLS
+  kUserinfoInTarget,    // `http://user@host/` or `user@host:443`
+  kBadHost,             // host fails net/host_syntax.h rules
+  kBadPort,             // missing, zero, over 65535, or not plain decimal
+  kBadHeaderName,       // empty, not a token, or whitespace before `:`
+  kBadHeaderValue,      // a control byte (NUL, bare CR, ...) in a value
+  kObsFold,             // a header line starting with SP or HTAB
+  kTooManyHeaders,      // more than kMaxHttpHeaders
   kDuplicateHost,
   kDuplicateProxyAuthorization,
   kDuplicateContentLength,
-  kBadContentLength,       // not 1..19 decimal digits
+  kBadContentLength,  // not 1..19 decimal digits
   kContentLengthWithTransferEncoding,
 };
 
@@ -161,9 +161,7 @@ size_t WriteHttpErrorReply(ErrorToken token, std::string_view details, bool incl
                            char* out, size_t cap);
 
 // Largest reply WriteHttpConnectEstablished() can produce for an exit id of `exit_id_size` bytes.
-constexpr size_t MaxConnectEstablishedBytes(size_t exit_id_size) {
-  return 128 + 2 * exit_id_size;
-}
+constexpr size_t MaxConnectEstablishedBytes(size_t exit_id_size) { return 128 + 2 * exit_id_size; }
 
 // Writes the CONNECT success reply:
 //   HTTP/1.1 200 Connection established

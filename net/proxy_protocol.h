@@ -51,18 +51,18 @@ enum class ProxyHeaderStatus : uint8_t { kIncomplete, kComplete, kError };
 
 enum class ProxyHeaderError : uint8_t {
   kNone,
-  kNotProxyProtocol,    // the bytes start with neither signature
-  kV1TooLong,           // no CRLF within kMaxProxyV1Bytes
-  kV1BareLineBreak,     // LF without CR, or CR not followed by LF
-  kV1BadFamily,         // neither TCP4, TCP6 nor UNKNOWN
-  kV1BadFormat,         // wrong number of fields or spacing
-  kV1BadAddress,        // an address that is not of the announced family
-  kV1BadPort,           // a port out of range, with a sign or leading zero
-  kV2BadVersion,        // version nibble other than 2
-  kV2BadCommand,        // command other than LOCAL and PROXY
-  kV2BadFamily,         // family/transport byte the spec does not define
-  kV2TooLong,           // the announced header exceeds max_header_bytes
-  kV2AddressTooShort,   // length too small for the announced family
+  kNotProxyProtocol,   // the bytes start with neither signature
+  kV1TooLong,          // no CRLF within kMaxProxyV1Bytes
+  kV1BareLineBreak,    // LF without CR, or CR not followed by LF
+  kV1BadFamily,        // neither TCP4, TCP6 nor UNKNOWN
+  kV1BadFormat,        // wrong number of fields or spacing
+  kV1BadAddress,       // an address that is not of the announced family
+  kV1BadPort,          // a port out of range, with a sign or leading zero
+  kV2BadVersion,       // version nibble other than 2
+  kV2BadCommand,       // command other than LOCAL and PROXY
+  kV2BadFamily,        // family/transport byte the spec does not define
+  kV2TooLong,          // the announced header exceeds max_header_bytes
+  kV2AddressTooShort,  // length too small for the announced family
 };
 
 struct ProxyHeader {

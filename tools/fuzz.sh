@@ -23,6 +23,8 @@ for target in "${targets[@]}"; do
   labels+=("//tests/net:${target}_fuzzer")
 done
 bazel build --config=fuzz "${labels[@]}"
+# bazel-bin follows the last build's configuration; ask for the fuzz one explicitly.
+bin="$(bazel info --config=fuzz bazel-bin 2>/dev/null)"
 
 status=0
 for target in "${targets[@]}"; do
@@ -30,7 +32,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$scratch"
   echo "== $target: ${seconds}s" >&2
   log="$work/$target.log"
-  if ! "bazel-bin/tests/net/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 \
+  if ! "$bin/tests/net/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$scratch/" \
       "$scratch" "tests/net/corpus/$target" >"$log" 2>&1; then
     echo "$target: FAILED, see $log" >&2

@@ -17,13 +17,14 @@ namespace strait::net {
 namespace {
 
 bool Inside(std::string_view view, std::string_view buffer) {
-  return view.empty() ||
-         (view.data() >= buffer.data() && view.data() + view.size() <= buffer.data() + buffer.size());
+  return view.empty() || (view.data() >= buffer.data() &&
+                          view.data() + view.size() <= buffer.data() + buffer.size());
 }
 
 size_t CountLines(std::string_view text) {
   size_t lines = 0;
-  for (size_t at = text.find("\r\n"); at != std::string_view::npos; at = text.find("\r\n", at + 2)) {
+  for (size_t at = text.find("\r\n"); at != std::string_view::npos;
+       at = text.find("\r\n", at + 2)) {
     ++lines;
   }
   return lines;
@@ -108,8 +109,8 @@ void CheckWriters(uint8_t selector, std::string_view text) {
 
   std::string_view exit_id = text.substr(0, 64);
   char established[MaxConnectEstablishedBytes(64)];
-  length = WriteHttpConnectEstablished(exit_id, selector & 1, true, established,
-                                       sizeof(established));
+  length =
+      WriteHttpConnectEstablished(exit_id, selector & 1, true, established, sizeof(established));
   STRAIT_CHECK(length > 0);
   STRAIT_CHECK(CountLines(std::string_view(established, length)) == 3);
 }

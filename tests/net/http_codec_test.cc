@@ -36,8 +36,8 @@ HttpParseError ErrorOf(std::string_view bytes) {
 }
 
 bool ViewInside(std::string_view view, std::string_view buffer) {
-  return view.empty() ||
-         (view.data() >= buffer.data() && view.data() + view.size() <= buffer.data() + buffer.size());
+  return view.empty() || (view.data() >= buffer.data() &&
+                          view.data() + view.size() <= buffer.data() + buffer.size());
 }
 
 constexpr std::string_view kCurlConnect =
@@ -202,8 +202,7 @@ TEST(HttpCodec, RejectsMalformedRequestLines) {
   EXPECT_EQ(ErrorOf("CONNECT  example.com:443 HTTP/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf(" CONNECT example.com:443 HTTP/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443\r\n\r\n"), HttpParseError::kBadRequestLine);
-  EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/1.1 \r\n\r\n"),
-            HttpParseError::kBadRequestLine);
+  EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/1.1 \r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443 http/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/11\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("\r\n\r\n"), HttpParseError::kBadRequestLine);
@@ -333,8 +332,7 @@ HttpParseError ErrorByName(const std::string& name) {
       {"kDuplicateProxyAuthorization", HttpParseError::kDuplicateProxyAuthorization},
       {"kDuplicateContentLength", HttpParseError::kDuplicateContentLength},
       {"kBadContentLength", HttpParseError::kBadContentLength},
-      {"kContentLengthWithTransferEncoding",
-       HttpParseError::kContentLengthWithTransferEncoding},
+      {"kContentLengthWithTransferEncoding", HttpParseError::kContentLengthWithTransferEncoding},
   };
   for (const auto& [candidate, error] : kNames) {
     if (name == candidate) {
@@ -388,8 +386,8 @@ TEST(HttpCodec, ParsesWithoutAllocating) {
   bool decoded =
       DecodeBasicCredentials(head->proxy_authorization, scratch, sizeof(scratch), &user, &password);
   HttpParseResult error = ParseHttpRequestHead("GET / HTTP/1.1\r\n\r\n", kMaxHead, head.get());
-  size_t reply_length = WriteHttpErrorReply(ErrorToken::kAuthFailed, "wrong password", true,
-                                            reply, sizeof(reply));
+  size_t reply_length =
+      WriteHttpErrorReply(ErrorToken::kAuthFailed, "wrong password", true, reply, sizeof(reply));
   uint64_t allocations = testing::AllocationCount() - before;
 
   EXPECT_EQ(result.status, HttpParseStatus::kComplete);
@@ -461,23 +459,23 @@ TEST(HttpCodec, AcceptsUnpaddedBase64AndUtf8) {
 
 TEST(HttpCodec, RejectsMalformedBasicCredentials) {
   for (const char* value : {
-           "",                         // nothing
-           "Basic",                    // no credentials
-           "Basic ",                   // empty credentials
-           "BasicYWxpY2U6cA==",        // no space after the scheme
-           "Bearer YWxpY2U6cA==",      // another scheme
-           "Basic YWxpY2U=",           // alice: no colon
-           "Basic YWxpY2U6cA=",        // wrong padding
-           "Basic YWxpY2U6cA===",      // too much padding
-           "Basic YWxpY2U6c",          // length 4n+1
-           "Basic YWxpY2U6cB==",       // non-zero unused bits
-           "Basic YWxp Y2U6cA==",      // space inside
-           "Basic YWxpY2U6cA== ",      // trailing space
-           "Basic YWxpY2U6cA==\t",     // trailing tab
-           "Basic YWxp-2U6cA==",       // URL-safe alphabet
-           "Basic YWxp=Y2U6cA==",      // padding inside
-           "Basic YWxpY2UAOnA=",       // NUL in user: alice\0:p
-           "Basic YWxpY2U6cAo=",       // LF in password: alice:p\n
+           "",                      // nothing
+           "Basic",                 // no credentials
+           "Basic ",                // empty credentials
+           "BasicYWxpY2U6cA==",     // no space after the scheme
+           "Bearer YWxpY2U6cA==",   // another scheme
+           "Basic YWxpY2U=",        // alice: no colon
+           "Basic YWxpY2U6cA=",     // wrong padding
+           "Basic YWxpY2U6cA===",   // too much padding
+           "Basic YWxpY2U6c",       // length 4n+1
+           "Basic YWxpY2U6cB==",    // non-zero unused bits
+           "Basic YWxp Y2U6cA==",   // space inside
+           "Basic YWxpY2U6cA== ",   // trailing space
+           "Basic YWxpY2U6cA==\t",  // trailing tab
+           "Basic YWxp-2U6cA==",    // URL-safe alphabet
+           "Basic YWxp=Y2U6cA==",   // padding inside
+           "Basic YWxpY2UAOnA=",    // NUL in user: alice\0:p
+           "Basic YWxpY2U6cAo=",    // LF in password: alice:p\n
        }) {
     EXPECT_FALSE(Decode(value).ok) << value;
   }
@@ -527,8 +525,8 @@ TEST(HttpCodec, WritesErrorReplyWithoutProxyStatus) {
 }
 
 TEST(HttpCodec, EscapesDetailsAsStructuredFieldString) {
-  std::string reply =
-      ErrorReply(ErrorToken::kBadRouting, std::string("bad \"c\" \\ value\r\n\x01\0\x7f\xc3\xa9!", 25));
+  std::string reply = ErrorReply(ErrorToken::kBadRouting,
+                                 std::string("bad \"c\" \\ value\r\n\x01\0\x7f\xc3\xa9!", 25));
   EXPECT_THAT(reply, HasSubstr("details=\"bad_routing: bad \\\"c\\\" \\\\ value!\"\r\n"));
 }
 

@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   STRAIT_CHECK(header.local ? family == AF_UNSPEC : (family == AF_INET || family == AF_INET6));
 
   ProxyHeader again;
-  STRAIT_CHECK(ParseProxyHeader(bytes.substr(0, result.consumed - 1), max_header_bytes, &again)
-                   .status == ProxyHeaderStatus::kIncomplete);
+  STRAIT_CHECK(
+      ParseProxyHeader(bytes.substr(0, result.consumed - 1), max_header_bytes, &again).status ==
+      ProxyHeaderStatus::kIncomplete);
   return 0;
 }

@@ -177,9 +177,9 @@ TEST(ProxyProtocol, TreatsV2LocalUnspecAndUnixAsLocal) {
   };
   const Case kCases[] = {
       {0x20, 0x00, ""},
-      {0x20, 0x11, Ipv4Block()},           // LOCAL ignores the addresses
-      {0x20, 0xff, "whatever"},            // ... and the family byte
-      {0x21, 0x00, ""},                    // PROXY with UNSPEC
+      {0x20, 0x11, Ipv4Block()},            // LOCAL ignores the addresses
+      {0x20, 0xff, "whatever"},             // ... and the family byte
+      {0x21, 0x00, ""},                     // PROXY with UNSPEC
       {0x21, 0x31, std::string(216, 'u')},  // UNIX stream
       {0x21, 0x32, std::string(216, 'u')},  // UNIX datagram
   };

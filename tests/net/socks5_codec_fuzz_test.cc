@@ -19,8 +19,8 @@ namespace strait::net {
 namespace {
 
 bool Inside(std::string_view view, std::string_view buffer) {
-  return view.empty() ||
-         (view.data() >= buffer.data() && view.data() + view.size() <= buffer.data() + buffer.size());
+  return view.empty() || (view.data() >= buffer.data() &&
+                          view.data() + view.size() <= buffer.data() + buffer.size());
 }
 
 void CheckResult(const Socks5ParseResult& result, std::string_view bytes) {
@@ -60,8 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (result.status != Socks5ParseStatus::kComplete) {
     return 0;
   }
-  STRAIT_CHECK(ParseSocks5Greeting(bytes.substr(0, result.consumed - 1), allow_no_auth, &greeting)
-                   .status == Socks5ParseStatus::kIncomplete);
+  STRAIT_CHECK(
+      ParseSocks5Greeting(bytes.substr(0, result.consumed - 1), allow_no_auth, &greeting).status ==
+      Socks5ParseStatus::kIncomplete);
   if (greeting.method == kSocks5MethodNoAuth) {
     STRAIT_CHECK(allow_no_auth && greeting.offered_no_auth && !greeting.offered_user_pass);
   }
