@@ -596,6 +596,9 @@ bool DecodeBasicCredentials(std::string_view authorization_value, char* scratch,
 
 size_t WriteHttpErrorReply(ErrorToken token, std::string_view details, bool include_proxy_status,
                            char* out, size_t cap) {
+  if (token == ErrorToken::kNone) {
+    return 0;  // success has its own writer; a 200 "error" would confuse every client
+  }
   HttpStatusLine status = HttpStatus(token);
   Output output(out, cap);
   output.Put("HTTP/1.1 ");
@@ -645,6 +648,9 @@ size_t WriteHttpConnectEstablished(std::string_view exit_id, bool session_moved,
 }
 
 size_t WriteForwardedRequestHead(const HttpRequestHead& head, char* out, size_t cap) {
+  if (head.is_connect) {
+    return 0;  // a CONNECT is answered, never forwarded
+  }
   Output output(out, cap);
   output.Put(head.method);
   output.PutChar(' ');

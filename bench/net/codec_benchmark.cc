@@ -298,4 +298,16 @@ BENCHMARK(BM_ProxyV1ParseSscanf);
 }  // namespace
 }  // namespace strait::net
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  if (!strait::testing::AllocationCounterIsLive()) {
+    std::fprintf(stderr, "allocation counter is not in use; allocs_per_iter would be wrong\n");
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

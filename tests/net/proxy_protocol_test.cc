@@ -301,6 +301,7 @@ TEST(ProxyProtocol, ParsesWithoutAllocating) {
   std::string v1 = "PROXY TCP6 2001:db8::1 ::1 1 2\r\n";
   std::string v2 = V2(0x21, 0x11, Ipv4Block());
   ProxyHeader header;
+  ASSERT_TRUE(testing::AllocationCounterIsLive());
   uint64_t before = testing::AllocationCount();
   ProxyHeaderResult first = Parse(v1, &header);
   ProxyHeaderResult second = Parse(v2, &header);

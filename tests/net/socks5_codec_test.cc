@@ -415,6 +415,7 @@ TEST(Socks5Codec, ReplaysCaseFiles) {
 TEST(Socks5Codec, ParsesPipelinedHandshakeWithoutAllocating) {
   std::string bytes = Bytes({5, 2, 0, 2}) + Bytes({1, 5}) + "alice" + Bytes({2}) + "pw" +
                       Bytes({5, 1, 0, 3, 11}) + "example.com" + Bytes({1, 0xbb});
+  ASSERT_TRUE(testing::AllocationCounterIsLive());
   uint64_t before = testing::AllocationCount();
   Handshake handshake = RunHandshake(bytes, false);
   uint64_t allocations = testing::AllocationCount() - before;
