@@ -79,6 +79,8 @@ struct ErrorTokenRow {
 };
 
 // DESIGN.md's table, indexed by ErrorToken. Tests check every row against the document.
+// One row per token reads better than clang-format's one field per line.
+// clang-format off
 inline constexpr ErrorTokenRow kErrorTokenTable[kErrorTokenCount] = {
     {ErrorToken::kNone,
      {200, "OK"},
@@ -165,6 +167,7 @@ inline constexpr ErrorTokenRow kErrorTokenTable[kErrorTokenCount] = {
      {Socks5Action::kReply, 0x01, 0x01},
      TunnelSide::kInternal},
 };
+// clang-format on
 
 // The row of `token`; an out-of-range value gets kUnavailable's row.
 constexpr const ErrorTokenRow& ErrorTokenInfo(ErrorToken token) {

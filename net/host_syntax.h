@@ -22,12 +22,12 @@ enum class HostKind : uint8_t { kName, kIpv4, kIpv6 };
 enum class HostError : uint8_t {
   kNone,
   kEmpty,
-  kTooLong,        // a name over kMaxHostNameLength bytes
-  kBadCharacter,   // a byte outside [A-Za-z0-9._-]
-  kEmptyLabel,     // `a..b`, a leading dot, or a lone dot
-  kLabelTooLong,   // a label over 63 bytes
-  kNumericName,    // the last label is numeric but the whole is no dotted quad
-  kBadIpv6,        // contains `:` but is no IPv6 literal
+  kTooLong,       // a name over kMaxHostNameLength bytes
+  kBadCharacter,  // a byte outside [A-Za-z0-9._-]
+  kEmptyLabel,    // `a..b`, a leading dot, or a lone dot
+  kLabelTooLong,  // a label over 63 bytes
+  kNumericName,   // the last label is numeric but the whole is no dotted quad
+  kBadIpv6,       // contains `:` but is no IPv6 literal
 };
 
 // A DNS name's limit in text form, without a trailing dot (RFC 1035 allows 255 octets on the

@@ -49,25 +49,25 @@ enum class HttpParseStatus : uint8_t { kIncomplete, kComplete, kError };
 
 enum class HttpParseError : uint8_t {
   kNone,
-  kHeadTooLarge,           // no end of head within max_head_bytes
-  kBareLineBreak,          // CR not followed by LF, or LF not preceded by CR
-  kBadRequestLine,         // not `METHOD SP target SP version`
-  kBadMethod,              // method is not a token
-  kUnsupportedVersion,     // HTTP/x.y other than 1.0 and 1.1
-  kBadTarget,              // target of the wrong form for its method, or malformed
-  kOriginFormTarget,       // `/path`: a request for a server, not a proxy
-  kHttpsAbsoluteForm,      // `https://...`: the client must use CONNECT for TLS
-  kUserinfoInTarget,       // `http://user@host/` or `user@host:443`
-  kBadHost,                // host fails net/host_syntax.h rules
-  kBadPort,                // missing, zero, over 65535, or not plain decimal
-  kBadHeaderName,          // empty, not a token, or whitespace before `:`
-  kBadHeaderValue,         // a control byte (NUL, bare CR, ...) in a value
-  kObsFold,                // a header line starting with SP or HTAB
-  kTooManyHeaders,         // more than kMaxHttpHeaders
+  kHeadTooLarge,        // no end of head within max_head_bytes
+  kBareLineBreak,       // CR not followed by LF, or LF not preceded by CR
+  kBadRequestLine,      // not `METHOD SP target SP version`
+  kBadMethod,           // method is not a token
+  kUnsupportedVersion,  // HTTP/x.y other than 1.0 and 1.1
+  kBadTarget,           // target of the wrong form for its method, or malformed
+  kOriginFormTarget,    // `/path`: a request for a server, not a proxy
+  kHttpsAbsoluteForm,   // `https://...`: the client must use CONNECT for TLS
+  kUserinfoInTarget,    // `http://user@host/` or `user@host:443`
+  kBadHost,             // host fails net/host_syntax.h rules
+  kBadPort,             // missing, zero, over 65535, or not plain decimal
+  kBadHeaderName,       // empty, not a token, or whitespace before `:`
+  kBadHeaderValue,      // a control byte (NUL, bare CR, ...) in a value
+  kObsFold,             // a header line starting with SP or HTAB
+  kTooManyHeaders,      // more than kMaxHttpHeaders
   kDuplicateHost,
   kDuplicateProxyAuthorization,
   kDuplicateContentLength,
-  kBadContentLength,       // not 1..19 decimal digits
+  kBadContentLength,  // not 1..19 decimal digits
   kContentLengthWithTransferEncoding,
 };
 
@@ -86,6 +86,8 @@ struct HttpHeader {
 };
 
 // A parsed request head. Every view points into the bytes given to ParseHttpRequestHead().
+// About 3.4 KiB, nearly all of it the header array: keep one per connection in its state rather
+// than on a small stack.
 struct HttpRequestHead {
   std::string_view method;
   std::string_view target;   // the request-target as sent
@@ -125,6 +127,8 @@ struct HttpRequestHead {
 // is unspecified. Costs one pass over the head; repeated calls on a growing buffer rescan it, so a
 // client dribbling a head byte by byte costs O(max_head_bytes^2) in the worst case (8 KiB: ~32 M
 // byte comparisons in total, bounded by the caller's handshake deadline).
+// TODO: each call rescans the head from its first byte; taking the previous call's scan offset
+// would make a dribbled head linear.
 HttpParseResult ParseHttpRequestHead(std::string_view bytes, size_t max_head_bytes,
                                      HttpRequestHead* head);
 
@@ -156,14 +160,12 @@ inline constexpr size_t kMaxHttpErrorReplyBytes = 640;
 // Proxy-Status is written only when `include_proxy_status`; `: <details>` only when `details` is
 // not empty. `details` is cut to kMaxProxyStatusDetails bytes, `"` and `\` are escaped and bytes
 // outside printable ASCII dropped, so it is always a valid RFC 8941 string. Returns the length
-// written, or 0 (nothing usable) when `cap` is too small. `token` must not be kNone.
+// written, or 0 (nothing usable) when `cap` is too small or `token` is kNone.
 size_t WriteHttpErrorReply(ErrorToken token, std::string_view details, bool include_proxy_status,
                            char* out, size_t cap);
 
 // Largest reply WriteHttpConnectEstablished() can produce for an exit id of `exit_id_size` bytes.
-constexpr size_t MaxConnectEstablishedBytes(size_t exit_id_size) {
-  return 128 + 2 * exit_id_size;
-}
+constexpr size_t MaxConnectEstablishedBytes(size_t exit_id_size) { return 128 + 2 * exit_id_size; }
 
 // Writes the CONNECT success reply:
 //   HTTP/1.1 200 Connection established
@@ -175,7 +177,7 @@ constexpr size_t MaxConnectEstablishedBytes(size_t exit_id_size) {
 size_t WriteHttpConnectEstablished(std::string_view exit_id, bool session_moved,
                                    bool include_proxy_status, char* out, size_t cap);
 
-// Writes `head` (an absolute-form request, not CONNECT) as the request to send to the origin:
+// Writes `head` (an absolute-form request; 0 for a CONNECT) as the request to send to the origin:
 // request line in origin-form (`GET /path?q HTTP/1.1`, `/` for an empty path), `Host` set to the
 // target's authority (RFC 9112: a proxy replaces any Host the client sent), and every header
 // except the hop-by-hop ones: Connection and every header it names, Proxy-Connection,

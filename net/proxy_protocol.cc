@@ -106,10 +106,9 @@ ProxyHeaderResult ParseV1Line(std::string_view line, size_t consumed, ProxyHeade
 
   uint8_t source_address[16];
   uint8_t destination_address[16];
-  bool addresses_ok = ipv6 ? ParseIpv6(source, source_address) &&
-                                 ParseIpv6(destination, destination_address)
-                           : ParseIpv4(source, source_address) &&
-                                 ParseIpv4(destination, destination_address);
+  bool addresses_ok =
+      ipv6 ? ParseIpv6(source, source_address) && ParseIpv6(destination, destination_address)
+           : ParseIpv4(source, source_address) && ParseIpv4(destination, destination_address);
   if (!addresses_ok) {
     return Error(ProxyHeaderError::kV1BadAddress);
   }
@@ -190,7 +189,8 @@ ProxyHeaderResult ParseV2(std::string_view bytes, size_t max_header_bytes, Proxy
   }
   bool ipv4 = family == kV2TcpIpv4 || family == kV2UdpIpv4;
   bool ipv6 = family == kV2TcpIpv6 || family == kV2UdpIpv6;
-  if (command == kV2CommandProxy && ((ipv4 && address_length < 12) || (ipv6 && address_length < 36))) {
+  if (command == kV2CommandProxy &&
+      ((ipv4 && address_length < 12) || (ipv6 && address_length < 36))) {
     return Error(ProxyHeaderError::kV2AddressTooShort);
   }
   if (bytes.size() < total) {

@@ -27,6 +27,9 @@
 //   IPv6 give addresses; UNSPEC and UNIX families are accepted as `local`, as the spec allows a
 //   receiver that does not use them. TLVs after the addresses are skipped, unvalidated. The whole
 //   header must fit in `max_header_bytes`.
+//
+// TODO: TLVs are neither exposed nor checked (no PP2_TYPE_CRC32C verification, no authority or
+// VPC endpoint id for logs); a TLV iterator over the skipped bytes would add both.
 
 #include <sys/socket.h>
 
@@ -51,18 +54,18 @@ enum class ProxyHeaderStatus : uint8_t { kIncomplete, kComplete, kError };
 
 enum class ProxyHeaderError : uint8_t {
   kNone,
-  kNotProxyProtocol,    // the bytes start with neither signature
-  kV1TooLong,           // no CRLF within kMaxProxyV1Bytes
-  kV1BareLineBreak,     // LF without CR, or CR not followed by LF
-  kV1BadFamily,         // neither TCP4, TCP6 nor UNKNOWN
-  kV1BadFormat,         // wrong number of fields or spacing
-  kV1BadAddress,        // an address that is not of the announced family
-  kV1BadPort,           // a port out of range, with a sign or leading zero
-  kV2BadVersion,        // version nibble other than 2
-  kV2BadCommand,        // command other than LOCAL and PROXY
-  kV2BadFamily,         // family/transport byte the spec does not define
-  kV2TooLong,           // the announced header exceeds max_header_bytes
-  kV2AddressTooShort,   // length too small for the announced family
+  kNotProxyProtocol,   // the bytes start with neither signature
+  kV1TooLong,          // no CRLF within kMaxProxyV1Bytes
+  kV1BareLineBreak,    // LF without CR, or CR not followed by LF
+  kV1BadFamily,        // neither TCP4, TCP6 nor UNKNOWN
+  kV1BadFormat,        // wrong number of fields or spacing
+  kV1BadAddress,       // an address that is not of the announced family
+  kV1BadPort,          // a port out of range, with a sign or leading zero
+  kV2BadVersion,       // version nibble other than 2
+  kV2BadCommand,       // command other than LOCAL and PROXY
+  kV2BadFamily,        // family/transport byte the spec does not define
+  kV2TooLong,          // the announced header exceeds max_header_bytes
+  kV2AddressTooShort,  // length too small for the announced family
 };
 
 struct ProxyHeader {

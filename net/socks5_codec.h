@@ -24,9 +24,9 @@
 // Parsed views (user name, password, domain) point into `bytes`; keep that buffer while they are
 // used. Decisions beyond the RFCs:
 // - PLEN 0 (an empty password) is accepted although RFC 1929 says 1..255: curl sends it when the
-//   proxy URL names a user without a password (`socks5h://alice_c_us@host`), and it lets a client on an allowlisted network carry only its
-//   routing string. The credential check decides whether an empty password is good enough. ULEN 0
-//   is refused: every account has a name.
+//   proxy URL names a user without a password (`socks5h://alice_c_us@host`), and it lets a client
+//   on an allowlisted network carry only its routing string. The credential check decides whether
+//   an empty password is good enough. ULEN 0 is refused: every account has a name.
 // - A domain must pass the same host syntax as HTTP targets (net/host_syntax.h), so the two front
 //   ends accept the same names; an IP literal sent as a domain is recognised as an address.
 // - Port 0 is refused, as in HTTP.
@@ -84,15 +84,15 @@ enum class Socks5ParseStatus : uint8_t { kIncomplete, kComplete, kError };
 
 enum class Socks5ParseError : uint8_t {
   kNone,
-  kBadVersion,             // VER is not 5 (greeting, request)
-  kNoMethods,              // NMETHODS is 0
-  kBadAuthVersion,         // RFC 1929 VER is not 1
-  kEmptyUsername,          // ULEN is 0
-  kUnsupportedCommand,     // CMD is not CONNECT (BIND, UDP ASSOCIATE, or unknown)
-  kBadReserved,            // RSV is not 0
-  kUnsupportedAddressType, // ATYP is not 1, 3 or 4
-  kBadDomain,              // empty, or fails the host syntax
-  kBadPort,                // port 0
+  kBadVersion,              // VER is not 5 (greeting, request)
+  kNoMethods,               // NMETHODS is 0
+  kBadAuthVersion,          // RFC 1929 VER is not 1
+  kEmptyUsername,           // ULEN is 0
+  kUnsupportedCommand,      // CMD is not CONNECT (BIND, UDP ASSOCIATE, or unknown)
+  kBadReserved,             // RSV is not 0
+  kUnsupportedAddressType,  // ATYP is not 1, 3 or 4
+  kBadDomain,               // empty, or fails the host syntax
+  kBadPort,                 // port 0
 };
 
 struct Socks5ParseResult {

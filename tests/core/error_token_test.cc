@@ -100,9 +100,14 @@ TEST(ErrorToken, SendsProxyAuthenticateOnlyWithStatus407) {
 
 TEST(ErrorToken, UsesStandardReasonPhrases) {
   const std::pair<int, std::string_view> kPhrases[] = {
-      {200, "OK"},          {400, "Bad Request"},       {403, "Forbidden"},
-      {407, "Proxy Authentication Required"},           {429, "Too Many Requests"},
-      {502, "Bad Gateway"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+      {200, "OK"},
+      {400, "Bad Request"},
+      {403, "Forbidden"},
+      {407, "Proxy Authentication Required"},
+      {429, "Too Many Requests"},
+      {502, "Bad Gateway"},
+      {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
   };
   for (const ErrorTokenRow& row : kErrorTokenTable) {
     bool found = false;
@@ -118,9 +123,9 @@ TEST(ErrorToken, UsesStandardReasonPhrases) {
 
 TEST(ErrorToken, NamesTheSideThatFailed) {
   EXPECT_EQ(FailedSide(ErrorToken::kNone), TunnelSide::kNone);
-  for (ErrorToken token : {ErrorToken::kBadRequest, ErrorToken::kAuthRequired,
-                           ErrorToken::kAuthFailed, ErrorToken::kBadRouting,
-                           ErrorToken::kPolicyDenied, ErrorToken::kLimitExceeded}) {
+  for (ErrorToken token :
+       {ErrorToken::kBadRequest, ErrorToken::kAuthRequired, ErrorToken::kAuthFailed,
+        ErrorToken::kBadRouting, ErrorToken::kPolicyDenied, ErrorToken::kLimitExceeded}) {
     EXPECT_EQ(FailedSide(token), TunnelSide::kClient) << ReasonToken(token);
   }
   EXPECT_EQ(FailedSide(ErrorToken::kNoExit), TunnelSide::kExit);

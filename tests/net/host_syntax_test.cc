@@ -118,7 +118,8 @@ TEST(HostSyntax, ParsesPorts) {
   EXPECT_EQ(port, 65535);
   EXPECT_TRUE(ParsePort("0", true, &port));
   EXPECT_EQ(port, 0);
-  for (const char* text : {"", "0", "65536", "99999", "080", "+80", "-1", "8 0", "123456", "0x50"}) {
+  for (const char* text :
+       {"", "0", "65536", "99999", "080", "+80", "-1", "8 0", "123456", "0x50"}) {
     EXPECT_FALSE(ParsePort(text, false, &port)) << text;
   }
 }

@@ -17,7 +17,10 @@ using ::testing::Not;
 
 constexpr size_t kMaxHead = 8192;
 
+// The parse of a copy of the input: the head's views point into `bytes`, so they stay valid as
+// long as the Parsed does, whatever temporary the test passed in.
 struct Parsed {
+  std::string bytes;
   HttpParseResult result;
   HttpRequestHead head;
 };
@@ -25,7 +28,8 @@ struct Parsed {
 // Heap-allocated: HttpRequestHead is ~3.5 KiB and several tests hold a few at once.
 std::unique_ptr<Parsed> Parse(std::string_view bytes, size_t max_head = kMaxHead) {
   auto parsed = std::make_unique<Parsed>();
-  parsed->result = ParseHttpRequestHead(bytes, max_head, &parsed->head);
+  parsed->bytes = std::string(bytes);
+  parsed->result = ParseHttpRequestHead(parsed->bytes, max_head, &parsed->head);
   return parsed;
 }
 
@@ -36,8 +40,8 @@ HttpParseError ErrorOf(std::string_view bytes) {
 }
 
 bool ViewInside(std::string_view view, std::string_view buffer) {
-  return view.empty() ||
-         (view.data() >= buffer.data() && view.data() + view.size() <= buffer.data() + buffer.size());
+  return view.empty() || (view.data() >= buffer.data() &&
+                          view.data() + view.size() <= buffer.data() + buffer.size());
 }
 
 constexpr std::string_view kCurlConnect =
@@ -72,8 +76,8 @@ TEST(HttpCodec, ParsesCurlConnectHead) {
   EXPECT_EQ(head.headers[2].name, "User-Agent");
   EXPECT_EQ(head.headers[2].value, "curl/7.88.1");
   for (size_t i = 0; i < head.header_count; ++i) {
-    EXPECT_TRUE(ViewInside(head.headers[i].name, kCurlConnect));
-    EXPECT_TRUE(ViewInside(head.headers[i].value, kCurlConnect));
+    EXPECT_TRUE(ViewInside(head.headers[i].name, parsed->bytes));
+    EXPECT_TRUE(ViewInside(head.headers[i].value, parsed->bytes));
   }
 }
 
@@ -88,7 +92,8 @@ TEST(HttpCodec, LeavesBytesAfterTheHeadAsEarlyData) {
   std::string bytes = std::string(kCurlConnect) + "\x16\x03\x01 early";
   std::unique_ptr<Parsed> parsed = Parse(bytes);
   ASSERT_EQ(parsed->result.status, HttpParseStatus::kComplete);
-  EXPECT_EQ(std::string_view(bytes).substr(parsed->result.head_length), "\x16\x03\x01 early");
+  EXPECT_EQ(std::string_view(parsed->bytes).substr(parsed->result.head_length),
+            "\x16\x03\x01 early");
 }
 
 TEST(HttpCodec, EnforcesMaximumHeadSize) {
@@ -202,8 +207,7 @@ TEST(HttpCodec, RejectsMalformedRequestLines) {
   EXPECT_EQ(ErrorOf("CONNECT  example.com:443 HTTP/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf(" CONNECT example.com:443 HTTP/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443\r\n\r\n"), HttpParseError::kBadRequestLine);
-  EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/1.1 \r\n\r\n"),
-            HttpParseError::kBadRequestLine);
+  EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/1.1 \r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443 http/1.1\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("CONNECT example.com:443 HTTP/11\r\n\r\n"), HttpParseError::kBadRequestLine);
   EXPECT_EQ(ErrorOf("\r\n\r\n"), HttpParseError::kBadRequestLine);
@@ -239,7 +243,7 @@ TEST(HttpCodec, RejectsMalformedHeaderLines) {
   EXPECT_EQ(ErrorOf(kLine + "Bad(Name): a\r\n\r\n"), HttpParseError::kBadHeaderName);
   EXPECT_EQ(ErrorOf(kLine + "X-A: a\r\n b\r\n\r\n"), HttpParseError::kObsFold);
   EXPECT_EQ(ErrorOf(kLine + "X-A: a\r\n\tb\r\n\r\n"), HttpParseError::kObsFold);
-  EXPECT_EQ(ErrorOf(kLine + std::string("X-A: a\0b\r\n\r\n", 13)), HttpParseError::kBadHeaderValue);
+  EXPECT_EQ(ErrorOf(kLine + std::string("X-A: a\0b\r\n\r\n", 12)), HttpParseError::kBadHeaderValue);
   EXPECT_EQ(ErrorOf(kLine + "X-A: a\x7f\r\n\r\n"), HttpParseError::kBadHeaderValue);
   EXPECT_EQ(ErrorOf(kLine + "X-A: a\x01\r\n\r\n"), HttpParseError::kBadHeaderValue);
   EXPECT_EQ(ErrorOf(kLine + "Host: a\r\nhost: b\r\n\r\n"), HttpParseError::kDuplicateHost);
@@ -252,7 +256,7 @@ TEST(HttpCodec, NamesTheOffendingHeaderLine) {
   std::unique_ptr<Parsed> parsed = Parse(bytes);
   ASSERT_EQ(parsed->result.error, HttpParseError::kBadHeaderName);
   EXPECT_EQ(parsed->result.offending, "Bad Name: 2");
-  EXPECT_TRUE(ViewInside(parsed->result.offending, bytes));
+  EXPECT_TRUE(ViewInside(parsed->result.offending, parsed->bytes));
 }
 
 TEST(HttpCodec, TrimsHeaderValuesAndKeepsInnerBytes) {
@@ -333,8 +337,7 @@ HttpParseError ErrorByName(const std::string& name) {
       {"kDuplicateProxyAuthorization", HttpParseError::kDuplicateProxyAuthorization},
       {"kDuplicateContentLength", HttpParseError::kDuplicateContentLength},
       {"kBadContentLength", HttpParseError::kBadContentLength},
-      {"kContentLengthWithTransferEncoding",
-       HttpParseError::kContentLengthWithTransferEncoding},
+      {"kContentLengthWithTransferEncoding", HttpParseError::kContentLengthWithTransferEncoding},
   };
   for (const auto& [candidate, error] : kNames) {
     if (name == candidate) {
@@ -383,13 +386,14 @@ TEST(HttpCodec, ParsesWithoutAllocating) {
   std::string_view password;
   char reply[kMaxHttpErrorReplyBytes];
 
+  ASSERT_TRUE(testing::AllocationCounterIsLive());
   uint64_t before = testing::AllocationCount();
   HttpParseResult result = ParseHttpRequestHead(kCurlConnect, kMaxHead, head.get());
   bool decoded =
       DecodeBasicCredentials(head->proxy_authorization, scratch, sizeof(scratch), &user, &password);
   HttpParseResult error = ParseHttpRequestHead("GET / HTTP/1.1\r\n\r\n", kMaxHead, head.get());
-  size_t reply_length = WriteHttpErrorReply(ErrorToken::kAuthFailed, "wrong password", true,
-                                            reply, sizeof(reply));
+  size_t reply_length =
+      WriteHttpErrorReply(ErrorToken::kAuthFailed, "wrong password", true, reply, sizeof(reply));
   uint64_t allocations = testing::AllocationCount() - before;
 
   EXPECT_EQ(result.status, HttpParseStatus::kComplete);
@@ -461,23 +465,23 @@ TEST(HttpCodec, AcceptsUnpaddedBase64AndUtf8) {
 
 TEST(HttpCodec, RejectsMalformedBasicCredentials) {
   for (const char* value : {
-           "",                         // nothing
-           "Basic",                    // no credentials
-           "Basic ",                   // empty credentials
-           "BasicYWxpY2U6cA==",        // no space after the scheme
-           "Bearer YWxpY2U6cA==",      // another scheme
-           "Basic YWxpY2U=",           // alice: no colon
-           "Basic YWxpY2U6cA=",        // wrong padding
-           "Basic YWxpY2U6cA===",      // too much padding
-           "Basic YWxpY2U6c",          // length 4n+1
-           "Basic YWxpY2U6cB==",       // non-zero unused bits
-           "Basic YWxp Y2U6cA==",      // space inside
-           "Basic YWxpY2U6cA== ",      // trailing space
-           "Basic YWxpY2U6cA==\t",     // trailing tab
-           "Basic YWxp-2U6cA==",       // URL-safe alphabet
-           "Basic YWxp=Y2U6cA==",      // padding inside
-           "Basic YWxpY2UAOnA=",       // NUL in user: alice\0:p
-           "Basic YWxpY2U6cAo=",       // LF in password: alice:p\n
+           "",                      // nothing
+           "Basic",                 // no credentials
+           "Basic ",                // empty credentials
+           "BasicYWxpY2U6cA==",     // no space after the scheme
+           "Bearer YWxpY2U6cA==",   // another scheme
+           "Basic YWxpY2U=",        // alice: no colon
+           "Basic YWxpY2U6cA=",     // wrong padding
+           "Basic YWxpY2U6cA===",   // too much padding
+           "Basic YWxpY2U6c",       // length 4n+1
+           "Basic YWxpY2U6cB==",    // non-zero unused bits
+           "Basic YWxp Y2U6cA==",   // space inside
+           "Basic YWxpY2U6cA== ",   // trailing space
+           "Basic YWxpY2U6cA==\t",  // trailing tab
+           "Basic YWxp-2U6cA==",    // URL-safe alphabet
+           "Basic YWxp=Y2U6cA==",   // padding inside
+           "Basic YWxpY2UAOnA=",    // NUL in user: alice\0:p
+           "Basic YWxpY2U6cAo=",    // LF in password: alice:p\n
        }) {
     EXPECT_FALSE(Decode(value).ok) << value;
   }
@@ -527,8 +531,9 @@ TEST(HttpCodec, WritesErrorReplyWithoutProxyStatus) {
 }
 
 TEST(HttpCodec, EscapesDetailsAsStructuredFieldString) {
+  constexpr char kDetails[] = "bad \"c\" \\ value\r\n\x01\0\x7f\xc3\xa9!";
   std::string reply =
-      ErrorReply(ErrorToken::kBadRouting, std::string("bad \"c\" \\ value\r\n\x01\0\x7f\xc3\xa9!", 25));
+      ErrorReply(ErrorToken::kBadRouting, std::string_view(kDetails, sizeof(kDetails) - 1));
   EXPECT_THAT(reply, HasSubstr("details=\"bad_routing: bad \\\"c\\\" \\\\ value!\"\r\n"));
 }
 
@@ -551,6 +556,11 @@ TEST(HttpCodec, ErrorReplyFitsItsBoundForEveryToken) {
     EXPECT_THAT(reply, HasSubstr(std::string("error=") + std::string(row.proxy_status_error)));
     EXPECT_EQ(reply.rfind("HTTP/1.1 " + std::to_string(row.http.code) + " ", 0), 0u);
   }
+}
+
+TEST(HttpCodec, WritesNoErrorReplyForSuccess) {
+  char out[kMaxHttpErrorReplyBytes];
+  EXPECT_EQ(WriteHttpErrorReply(ErrorToken::kNone, "", true, out, sizeof(out)), 0u);
 }
 
 TEST(HttpCodec, WritesNothingWhenReplyDoesNotFit) {
@@ -650,6 +660,13 @@ TEST(HttpCodec, DropsHopByHopHeadersAndThoseConnectionNames) {
             "Trailer: X-Checksum\r\n"
             "Connection: close\r\n"
             "\r\n");
+}
+
+TEST(HttpCodec, NeverForwardsConnect) {
+  auto parsed = Parse(kCurlConnect);
+  ASSERT_EQ(parsed->result.status, HttpParseStatus::kComplete);
+  char out[1024];
+  EXPECT_EQ(WriteForwardedRequestHead(parsed->head, out, sizeof(out)), 0u);
 }
 
 TEST(HttpCodec, ForwardsQueryOnlyTargetWithRootPath) {

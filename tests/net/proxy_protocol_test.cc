@@ -177,9 +177,9 @@ TEST(ProxyProtocol, TreatsV2LocalUnspecAndUnixAsLocal) {
   };
   const Case kCases[] = {
       {0x20, 0x00, ""},
-      {0x20, 0x11, Ipv4Block()},           // LOCAL ignores the addresses
-      {0x20, 0xff, "whatever"},            // ... and the family byte
-      {0x21, 0x00, ""},                    // PROXY with UNSPEC
+      {0x20, 0x11, Ipv4Block()},            // LOCAL ignores the addresses
+      {0x20, 0xff, "whatever"},             // ... and the family byte
+      {0x21, 0x00, ""},                     // PROXY with UNSPEC
       {0x21, 0x31, std::string(216, 'u')},  // UNIX stream
       {0x21, 0x32, std::string(216, 'u')},  // UNIX datagram
   };
@@ -301,6 +301,7 @@ TEST(ProxyProtocol, ParsesWithoutAllocating) {
   std::string v1 = "PROXY TCP6 2001:db8::1 ::1 1 2\r\n";
   std::string v2 = V2(0x21, 0x11, Ipv4Block());
   ProxyHeader header;
+  ASSERT_TRUE(testing::AllocationCounterIsLive());
   uint64_t before = testing::AllocationCount();
   ProxyHeaderResult first = Parse(v1, &header);
   ProxyHeaderResult second = Parse(v2, &header);

@@ -108,8 +108,8 @@ TEST(Socks5Codec, AcceptsEmptyPasswordAndAnyBytes) {
 }
 
 TEST(Socks5Codec, ParsesLongestCredentials) {
-  std::string message = Bytes({1, 255}) + std::string(255, 'u') + Bytes({255}) +
-                        std::string(255, 'p');
+  std::string message =
+      Bytes({1, 255}) + std::string(255, 'u') + Bytes({255}) + std::string(255, 'p');
   Socks5Credentials credentials;
   Socks5ParseResult result = ParseSocks5Auth(message, &credentials);
   ASSERT_EQ(result.status, Socks5ParseStatus::kComplete);
@@ -199,9 +199,8 @@ TEST(Socks5Codec, RecognisesIpLiteralSentAsDomain) {
 }
 
 TEST(Socks5Codec, WaitsForWholeRequest) {
-  for (const std::string& message :
-       {Bytes({5, 1, 0, 1, 10, 0, 0, 7, 0x1f, 0x90}),
-        Bytes({5, 1, 0, 3, 11}) + "example.com" + Bytes({0, 80})}) {
+  for (const std::string& message : {Bytes({5, 1, 0, 1, 10, 0, 0, 7, 0x1f, 0x90}),
+                                     Bytes({5, 1, 0, 3, 11}) + "example.com" + Bytes({0, 80})}) {
     Socks5Request request;
     for (size_t length = 0; length < message.size(); ++length) {
       EXPECT_EQ(ParseSocks5Request(message.substr(0, length), &request).status,
@@ -225,8 +224,8 @@ TEST(Socks5Codec, RejectsMalformedRequestsWithExactAnswer) {
       {"bind", Bytes({5, 2}), Socks5ParseError::kUnsupportedCommand, Socks5Action::kReply, 0x07},
       {"udp", Bytes({5, 3, 0, 1, 0, 0, 0, 0, 0, 0}), Socks5ParseError::kUnsupportedCommand,
        Socks5Action::kReply, 0x07},
-      {"command 0", Bytes({5, 0, 0}), Socks5ParseError::kUnsupportedCommand,
-       Socks5Action::kReply, 0x07},
+      {"command 0", Bytes({5, 0, 0}), Socks5ParseError::kUnsupportedCommand, Socks5Action::kReply,
+       0x07},
       {"reserved", Bytes({5, 1, 1, 1}), Socks5ParseError::kBadReserved, Socks5Action::kClose, 0},
       {"atyp 2", Bytes({5, 1, 0, 2}), Socks5ParseError::kUnsupportedAddressType,
        Socks5Action::kReply, 0x08},
@@ -275,8 +274,8 @@ TEST(Socks5Codec, WritesReplyWithIpv4BoundAddress) {
   bound.sin_port = htons(40000);
   ASSERT_EQ(inet_pton(AF_INET, "127.0.0.2", &bound.sin_addr), 1);
   char out[kMaxSocks5ReplyBytes];
-  size_t length =
-      WriteSocks5Reply(kSocks5ReplySucceeded, reinterpret_cast<sockaddr*>(&bound), out, sizeof(out));
+  size_t length = WriteSocks5Reply(kSocks5ReplySucceeded, reinterpret_cast<sockaddr*>(&bound), out,
+                                   sizeof(out));
   EXPECT_EQ(std::string(out, length), Bytes({5, 0, 0, 1, 127, 0, 0, 2, 0x9c, 0x40}));
 }
 
@@ -286,8 +285,8 @@ TEST(Socks5Codec, WritesReplyWithIpv6BoundAddress) {
   bound.sin6_port = htons(443);
   ASSERT_EQ(inet_pton(AF_INET6, "::1", &bound.sin6_addr), 1);
   char out[kMaxSocks5ReplyBytes];
-  size_t length =
-      WriteSocks5Reply(kSocks5ReplySucceeded, reinterpret_cast<sockaddr*>(&bound), out, sizeof(out));
+  size_t length = WriteSocks5Reply(kSocks5ReplySucceeded, reinterpret_cast<sockaddr*>(&bound), out,
+                                   sizeof(out));
   EXPECT_EQ(std::string(out, length),
             Bytes({5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0xbb}));
   EXPECT_EQ(WriteSocks5Reply(0, reinterpret_cast<sockaddr*>(&bound), out, 21), 0u);
@@ -295,8 +294,8 @@ TEST(Socks5Codec, WritesReplyWithIpv6BoundAddress) {
 
 TEST(Socks5Codec, WritesFailureReplyWithZeroAddress) {
   char out[kMaxSocks5ReplyBytes];
-  size_t length = WriteSocks5Reply(Socks5Reply(ErrorToken::kTargetRefused).code, nullptr, out,
-                                   sizeof(out));
+  size_t length =
+      WriteSocks5Reply(Socks5Reply(ErrorToken::kTargetRefused).code, nullptr, out, sizeof(out));
   EXPECT_EQ(std::string(out, length), Bytes({5, 5, 0, 1, 0, 0, 0, 0, 0, 0}));
 
   sockaddr unspecified = {};
@@ -416,6 +415,7 @@ TEST(Socks5Codec, ReplaysCaseFiles) {
 TEST(Socks5Codec, ParsesPipelinedHandshakeWithoutAllocating) {
   std::string bytes = Bytes({5, 2, 0, 2}) + Bytes({1, 5}) + "alice" + Bytes({2}) + "pw" +
                       Bytes({5, 1, 0, 3, 11}) + "example.com" + Bytes({1, 0xbb});
+  ASSERT_TRUE(testing::AllocationCounterIsLive());
   uint64_t before = testing::AllocationCount();
   Handshake handshake = RunHandshake(bytes, false);
   uint64_t allocations = testing::AllocationCount() - before;

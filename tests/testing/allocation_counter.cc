@@ -22,6 +22,14 @@ void* CountedAllocate(std::size_t size) {
 
 uint64_t AllocationCount() { return allocation_count.load(std::memory_order_relaxed); }
 
+bool AllocationCounterIsLive() {
+  uint64_t before = AllocationCount();
+  // A volatile pointer keeps the compiler from eliding the new/delete pair.
+  int* volatile probe = new int(1);
+  delete probe;
+  return AllocationCount() > before;
+}
+
 }  // namespace strait::testing
 
 // Only the plain forms are replaced; the array and nothrow forms of libstdc++ forward to them.

@@ -6,6 +6,9 @@
 //   uint64_t before = strait::testing::AllocationCount();
 //   ParseSomething(...);
 //   EXPECT_EQ(strait::testing::AllocationCount() - before, 0u);
+//
+// ASSERT_TRUE(AllocationCounterIsLive()) first: if another operator new won the link (a
+// sanitizer runtime), every count would read 0 and the test would pass for nothing.
 
 #include <cstdint>
 
@@ -13,5 +16,9 @@ namespace strait::testing {
 
 // Number of operator new calls (all forms) since the program started, from every thread.
 uint64_t AllocationCount();
+
+// True when this library's operator new is the one in use, so a zero count means something.
+// Tests that assert "no allocation" check this first.
+bool AllocationCounterIsLive();
 
 }  // namespace strait::testing
