@@ -69,7 +69,7 @@ def peers():
               ["danted", "-v"]),
         Proxy("microsocks", "socks5", "socks5://127.0.0.1:18106", "plain", "RFC 1929",
               "SOCKS5", ["microsocks", "-i", "127.0.0.1", "-p", "18106", "-u", "bench", "-P",
-                         "bench", "-b", "127.0.0.1"], 18106),
+                         "bench"], 18106),
     ]
 
 

@@ -48,6 +48,7 @@ enum class Stage : uint8_t {
   kHeld,       // idle mode: established and quiet
   kStreaming,  // throughput mode
   kDraining,   // throughput mode: write side shut, reading what is left
+  kClosing,    // QUIT answered: waiting for the target's close to arrive through the proxy
 };
 
 std::string_view StageName(Stage stage) {
@@ -72,6 +73,8 @@ std::string_view StageName(Stage stage) {
       return "streaming";
     case Stage::kDraining:
       return "drain";
+    case Stage::kClosing:
+      return "close";
   }
   return "?";
 }
@@ -92,6 +95,7 @@ struct Tunnel {
   uint64_t received = 0;  // payload bytes
   uint64_t source_offset = 0;
   bool write_shut = false;
+  bool peer_eof = false;  // EOF seen while reading a reply; the reply may still be complete
 };
 
 using Counts = std::map<std::string, uint64_t, std::less<>>;
@@ -243,8 +247,14 @@ class LoadClient {
   // I/O steps; each returns false when the tunnel was closed or failed.
   bool FlushOut(size_t slot);
   bool ReadReply(size_t slot);
+  // Parses the reply of the current stage from `t.in` and acts on it. Returns true when the
+  // stage's reply was complete (even when it was a refusal, which fails the attempt).
+  bool ParseReply(size_t slot);
   bool Stream(size_t slot);
   bool Drain(size_t slot);
+  void AwaitClose(size_t slot);
+  void StartClosing(Tunnel& t);
+  void FinishClosing(Tunnel& t, std::string_view note);
   void ShutWrite(Tunnel& t);
 
   // Event loop for up to `wait_ms`; returns false when a stop signal arrived.
@@ -289,6 +299,7 @@ class LoadClient {
   uint64_t bytes_received_ = 0;
   uint64_t sunk_reported_ = 0;
   uint64_t last_done_ns_ = 0;
+  uint64_t closing_ = 0;  // tunnels in Stage::kClosing
   // Idle mode.
   uint64_t idle_held_ = 0;
   uint64_t idle_closed_while_held_ = 0;
@@ -391,6 +402,7 @@ void LoadClient::StartAttempt(size_t slot) {
   t.out_sent = 0;
   t.in.clear();
   t.write_shut = false;
+  t.peer_eof = false;
   t.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (t.fd < 0) {
     Fail(slot, fmt::format("socket_{}", ErrnoName(errno)));
@@ -477,8 +489,48 @@ void LoadClient::OnConnected(Tunnel& t) {
 
 void LoadClient::OnHandshakeDone(Tunnel& t) {
   t.handshake_ns = NowNs();
-  t.out = fmt::format("PING t{}\n", t.sequence);
+  // Connect mode ends each tunnel with QUIT so the target closes first (see load_protocol.h).
+  std::string_view verb = options_.mode == Mode::kConnect ? "QUIT" : "PING";
+  t.out = fmt::format("{} t{}\n", verb, t.sequence);
   t.stage = Stage::kPong;
+}
+
+void LoadClient::StartClosing(Tunnel& t) {
+  t.stage = Stage::kClosing;
+  t.deadline_ns = NowNs() + static_cast<uint64_t>(options_.timeout_ms) * kNsPerMs;
+  ++closing_;
+}
+
+void LoadClient::FinishClosing(Tunnel& t, std::string_view note) {
+  if (!note.empty()) {
+    Increment(errors_, note);  // the tunnel itself succeeded; the close was not clean
+  }
+  CloseFd(t);
+  t.stage = Stage::kFree;
+  --closing_;
+  last_done_ns_ = NowNs();
+}
+
+// After QUIT: the target closes, the proxy passes the close on, and the client closes last.
+void LoadClient::AwaitClose(size_t slot) {
+  Tunnel& t = tunnels_[slot];
+  char buffer[256];
+  for (int calls = 0; calls < kMaxCallsPerTurn; ++calls) {
+    ssize_t n = recv(t.fd, buffer, sizeof(buffer), 0);
+    if (n == 0) {
+      FinishClosing(t, "");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        return;
+      }
+      FinishClosing(t, fmt::format("close_{}", ErrnoName(errno)));
+      return;
+    }
+    // Bytes after PONG: nothing should come; they are dropped and the wait goes on.
+  }
+  Rearm(slot);
 }
 
 bool LoadClient::FlushOut(size_t slot) {
@@ -510,8 +562,8 @@ bool LoadClient::ReadReply(size_t slot) {
     }
     ssize_t n = recv(t.fd, buffer, std::min(room, sizeof(buffer)), 0);
     if (n == 0) {
-      Fail(slot, fmt::format("eof_{}", StageName(t.stage)));
-      return false;
+      t.peer_eof = true;  // a failure only if the reply below is incomplete
+      break;
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) {
@@ -523,17 +575,31 @@ bool LoadClient::ReadReply(size_t slot) {
     t.in.append(buffer, static_cast<size_t>(n));
   }
 
+  const uint32_t generation = t.generation;
+  bool complete = ParseReply(slot);
+  if (t.generation != generation || t.fd < 0) {
+    return false;  // the attempt failed (and may have been retried on a new connection)
+  }
+  if (!complete && t.peer_eof) {
+    Fail(slot, fmt::format("eof_{}", StageName(t.stage)));
+    return false;
+  }
+  return true;
+}
+
+bool LoadClient::ParseReply(size_t slot) {
+  Tunnel& t = tunnels_[slot];
   std::string_view in = t.in;
   std::string user;
   switch (t.stage) {
     case Stage::kHttpReply: {
       HttpReply reply = ParseHttpReply(in);
       if (reply.state == ParseState::kIncomplete) {
-        return true;
+        return false;
       }
       if (reply.state == ParseState::kMalformed) {
         Fail(slot, "malformed_http_reply");
-        return false;
+        return true;
       }
       const ProxyStatus& status = reply.proxy_status;
       Increment(statuses_, status.reason.empty()
@@ -544,7 +610,7 @@ bool LoadClient::ReadReply(size_t slot) {
       }
       if (reply.status != 200) {
         Fail(slot, fmt::format("http_{}", reply.status));
-        return false;
+        return true;
       }
       t.in.erase(0, reply.header_bytes);
       OnHandshakeDone(t);
@@ -553,13 +619,13 @@ bool LoadClient::ReadReply(size_t slot) {
     case Stage::kSocksMethod: {
       SocksReply reply = ParseSocksMethodReply(in);
       if (reply.state == ParseState::kIncomplete) {
-        return true;
+        return false;
       }
       uint8_t wanted = options_.routing == RoutingKind::kNone ? 0x00 : 0x02;
       if (reply.state == ParseState::kMalformed || reply.code != wanted) {
         Increment(statuses_, fmt::format("socks5 method {:#04x}", reply.code));
         Fail(slot, "socks_method_refused");
-        return false;
+        return true;
       }
       t.in.erase(0, reply.bytes);
       if (wanted == 0x02) {
@@ -576,12 +642,12 @@ bool LoadClient::ReadReply(size_t slot) {
     case Stage::kSocksAuth: {
       SocksReply reply = ParseSocksAuthReply(in);
       if (reply.state == ParseState::kIncomplete) {
-        return true;
+        return false;
       }
       if (reply.state == ParseState::kMalformed || reply.code != 0) {
         Increment(statuses_, fmt::format("rfc1929 status {:#04x}", reply.code));
         Fail(slot, "socks_auth_failed");
-        return false;
+        return true;
       }
       t.in.erase(0, reply.bytes);
       sockaddr_in target = TargetAddress(t.sequence);
@@ -592,16 +658,16 @@ bool LoadClient::ReadReply(size_t slot) {
     case Stage::kSocksConnect: {
       SocksReply reply = ParseSocksConnectReply(in);
       if (reply.state == ParseState::kIncomplete) {
-        return true;
+        return false;
       }
       if (reply.state == ParseState::kMalformed) {
         Fail(slot, "malformed_socks_reply");
-        return false;
+        return true;
       }
       Increment(statuses_, fmt::format("socks5 rep {:#04x}", reply.code));
       if (reply.code != 0) {
         Fail(slot, fmt::format("socks_rep_{:#04x}", reply.code));
-        return false;
+        return true;
       }
       t.in.erase(0, reply.bytes);
       OnHandshakeDone(t);
@@ -612,16 +678,16 @@ bool LoadClient::ReadReply(size_t slot) {
       if (newline == std::string_view::npos) {
         if (in.size() >= kMaxCommandBytes) {
           Fail(slot, "malformed_pong");
-          return false;
+          return true;
         }
-        return true;
+        return false;
       }
       std::string_view token;
       std::string_view address;
       std::string expected = fmt::format("t{}", t.sequence);
       if (!ParsePong(in.substr(0, newline), &token, &address) || token != expected) {
         Fail(slot, "echo_mismatch");
-        return false;
+        return true;
       }
       std::string seen(address);
       t.in.erase(0, newline + 1);
@@ -629,7 +695,7 @@ bool LoadClient::ReadReply(size_t slot) {
       return true;
     }
     default:
-      return true;
+      return false;
   }
 }
 
@@ -645,8 +711,7 @@ void LoadClient::OnPong(size_t slot, std::string_view address) {
       total_ns_.Add(now - t.first_start_ns);
       ++tunnels_ok_;
       last_done_ns_ = now;
-      CloseFd(t);
-      t.stage = Stage::kFree;
+      StartClosing(t);
       return;
     case Mode::kIdle:
       if (t.sent == 0) {
@@ -655,10 +720,11 @@ void LoadClient::OnPong(size_t slot, std::string_view address) {
         total_ns_.Add(now - t.first_start_ns);
         ++tunnels_ok_;
         ++idle_held_;
+        t.stage = Stage::kHeld;
       } else {
         ++idle_alive_after_hold_;
+        StartClosing(t);  // the after-hold check is a QUIT
       }
-      t.stage = Stage::kHeld;
       return;
     case Mode::kThroughput:
       handshake_ns_.Add(t.handshake_ns - t.first_start_ns);
@@ -830,6 +896,9 @@ void LoadClient::Drive(size_t slot, uint32_t events) {
       case Stage::kDraining:
         Drain(slot);
         return;
+      case Stage::kClosing:
+        AwaitClose(slot);
+        return;
       case Stage::kHeld:
         if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
           ++idle_closed_while_held_;
@@ -855,7 +924,12 @@ void LoadClient::ExpireDeadlines(uint64_t now_ns) {
     Tunnel& t = tunnels_[slot];
     bool timed = t.stage != Stage::kFree && t.stage != Stage::kHeld &&
                  t.stage != Stage::kStreaming;
-    if (timed && t.fd >= 0 && now_ns > t.deadline_ns) {
+    if (!timed || t.fd < 0 || now_ns <= t.deadline_ns) {
+      continue;
+    }
+    if (t.stage == Stage::kClosing) {
+      FinishClosing(t, "close_timeout");  // the proxy did not pass the target's close on
+    } else {
       Fail(slot, fmt::format("timeout_{}", StageName(t.stage)));
     }
   }
@@ -1024,8 +1098,8 @@ void LoadClient::RunIdle() {
   for (size_t slot = 0; slot < tunnels_.size(); ++slot) {
     Tunnel& t = tunnels_[slot];
     if (t.stage == Stage::kHeld && t.fd >= 0) {
-      t.sent = 1;  // marks the after-hold PING for OnPong
-      t.out = fmt::format("PING t{}\n", t.sequence);
+      t.sent = 1;  // marks the after-hold check for OnPong
+      t.out = fmt::format("QUIT t{}\n", t.sequence);
       t.stage = Stage::kPong;
       t.deadline_ns = NowNs() + static_cast<uint64_t>(options_.timeout_ms) * kNsPerMs;
       ++pinged;
@@ -1037,7 +1111,7 @@ void LoadClient::RunIdle() {
   auto pinging = [&] {
     return idle_alive_after_hold_ + (tunnels_failed_ - failed_before) < pinged;
   };
-  while (pinging() && NowNs() < ping_end_ns) {
+  while ((pinging() || closing_ > 0) && NowNs() < ping_end_ns) {
     Poll(5);
   }
   for (Tunnel& t : tunnels_) {

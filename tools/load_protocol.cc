@@ -286,12 +286,12 @@ Command ParseCommand(std::string_view line) {
     command.kind = kind;
   };
 
-  if (verb == "PING") {
+  if (verb == "PING" || verb == "QUIT") {
     if (argument.empty() || argument.find(' ') != std::string_view::npos) {
-      command.token = "PING needs one token";
+      command.token = "PING and QUIT need one token";
       return command;
     }
-    command.kind = CommandKind::kPing;
+    command.kind = verb == "PING" ? CommandKind::kPing : CommandKind::kQuit;
     command.token = argument;
   } else if (verb == "WHO") {
     without_argument(CommandKind::kWho);

@@ -89,6 +89,9 @@ SocksReply ParseSocksConnectReply(std::string_view buffer);
 // The client opens a connection to the target (directly or through a proxy) and sends one
 // command line ending in '\n':
 //   PING <token>   -> "PONG <token> <source ip>:<port>\n", then another command may follow
+//   QUIT <token>   -> the same reply, then the target closes the connection first, so the
+//                     TIME_WAIT state stays on the target's side (its listening port) rather
+//                     than on an ephemeral port of the client or of the proxy's outbound leg
 //   WHO            -> "<source ip>:<port>\n", then another command may follow
 //   ECHO           -> every later byte is sent back until the client's EOF
 //   SINK           -> later bytes are counted and dropped; at the client's EOF the target
@@ -103,6 +106,7 @@ SocksReply ParseSocksConnectReply(std::string_view buffer);
 enum class CommandKind : uint8_t {
   kInvalid,
   kPing,
+  kQuit,
   kWho,
   kEcho,
   kSink,
@@ -118,7 +122,7 @@ inline constexpr size_t kMaxCommandBytes = 128;
 struct Command {
   CommandKind kind = CommandKind::kInvalid;
   uint64_t count = kUnbounded;  // SINK / SOURCE byte count
-  std::string_view token;       // PING token; for kInvalid, what was wrong
+  std::string_view token;       // PING / QUIT token; for kInvalid, what was wrong
 };
 
 // Parses one command line without its '\n'.

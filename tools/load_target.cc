@@ -378,6 +378,11 @@ bool Target::StartCommand(Connection& c, const Command& command) {
       c.out = fmt::format("PONG {} {}\n", command.token, c.peer);
       ++stats_.pings;
       return true;
+    case CommandKind::kQuit:
+      c.out = fmt::format("PONG {} {}\n", command.token, c.peer);
+      ++stats_.pings;
+      c.phase = Phase::kClosing;
+      return true;
     case CommandKind::kWho:
       c.out = c.peer + "\n";
       return true;

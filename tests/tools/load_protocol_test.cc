@@ -139,6 +139,9 @@ TEST(Command, ParsesEveryVerb) {
   Command ping = ParseCommand("PING t42");
   EXPECT_EQ(ping.kind, CommandKind::kPing);
   EXPECT_EQ(ping.token, "t42");
+  Command quit = ParseCommand("QUIT t43");
+  EXPECT_EQ(quit.kind, CommandKind::kQuit);
+  EXPECT_EQ(quit.token, "t43");
   EXPECT_EQ(ParseCommand("WHO").kind, CommandKind::kWho);
   EXPECT_EQ(ParseCommand("ECHO\r").kind, CommandKind::kEcho);
   Command sink = ParseCommand("SINK 1000");
@@ -155,6 +158,7 @@ TEST(Command, RejectsMalformedCommands) {
   EXPECT_EQ(ParseCommand("GET / HTTP/1.1").kind, CommandKind::kInvalid);
   EXPECT_EQ(ParseCommand("PING").kind, CommandKind::kInvalid);
   EXPECT_EQ(ParseCommand("PING a b").kind, CommandKind::kInvalid);
+  EXPECT_EQ(ParseCommand("QUIT").kind, CommandKind::kInvalid);
   EXPECT_EQ(ParseCommand("SINK -1").kind, CommandKind::kInvalid);
   EXPECT_EQ(ParseCommand("SOURCE 12x").kind, CommandKind::kInvalid);
   EXPECT_EQ(ParseCommand("WHO now").kind, CommandKind::kInvalid);
