@@ -462,21 +462,29 @@ void Tunnel::OnResolved(const DnsEntry& entry) {
 
   const routing::Egress& egress = lease_->egress();
   int wanted_family = egress.source_len > 0 ? egress.source.ss_family : AF_UNSPEC;
+  const net::SocketAddress* denied = nullptr;
+  TargetVerdict denied_verdict = TargetVerdict::kAllowed;
   for (const net::SocketAddress& address : entry.addresses) {
-    if (wanted_family != AF_UNSPEC && address.family() != wanted_family) {
-      continue;
-    }
     net::SocketAddress target = address;
     target.set_port(target_port_);
     // Judged on the address actually connected to, so a name cannot smuggle a private target.
     TargetVerdict verdict = shard_.shared_->policy->Check(target);
     if (verdict != TargetVerdict::kAllowed) {
-      Refuse(ErrorToken::kPolicyDenied,
-             fmt::format("{} resolves to {}, a {}", target_, target.IpString(),
-                         TargetPolicy::VerdictText(verdict)));
+      if (denied == nullptr) {
+        denied = &address;
+        denied_verdict = verdict;
+      }
+      continue;
+    }
+    if (wanted_family == AF_UNSPEC || address.family() == wanted_family) {
+      ConnectTo(target);
       return;
     }
-    ConnectTo(target);
+  }
+  if (denied != nullptr) {
+    Refuse(ErrorToken::kPolicyDenied,
+           fmt::format("{} resolves to {}, a {}", target_, denied->IpString(),
+                       TargetPolicy::VerdictText(denied_verdict)));
     return;
   }
   Refuse(ErrorToken::kTargetUnreachable,
