@@ -43,7 +43,7 @@ struct Config {
   int shards = 0;  // 0: one per online CPU
   net::RelayStrategy relay = net::RelayStrategy::kPollSplice;
   size_t pipe_size = 256 * 1024;
-  size_t pipe_pool_idle = 256;
+  size_t pipe_pool_idle = 64;
   std::string access_log = "-";
   std::string log_level = "info";
   bool proxy_status = true;

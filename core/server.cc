@@ -18,13 +18,15 @@ constexpr int kListenBacklog = 4096;
 constexpr size_t kReservedFds = 128;
 
 // An idle tunnel holds two sockets; one moving bytes also holds up to two pooled pipes (four
-// fds). Dividing the budget by 2.5 leaves room for a quarter of the tunnels to be moving bytes
-// in both directions at once; beyond that a pipe lease fails and only that tunnel ends.
-size_t TunnelsForFileLimit(size_t file_limit) {
-  if (file_limit <= kReservedFds * 2) {
+// fds), and every shard keeps up to `pipe_pool_idle` spare pipes. Dividing what is left by 2.2
+// leaves room for one tunnel in ten to be moving bytes in both directions at once; beyond that
+// a direction waits for a pipe (net/poll_splice_relay.cc) rather than failing.
+size_t TunnelsForFileLimit(size_t file_limit, size_t idle_pipe_fds) {
+  size_t reserved = kReservedFds + idle_pipe_fds;
+  if (file_limit <= reserved + 40) {
     return 16;
   }
-  return (file_limit - kReservedFds) * 2 / 5;
+  return (file_limit - reserved) * 5 / 11;
 }
 
 }  // namespace
@@ -60,8 +62,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
-  server->max_tunnels_ =
-      cfg.max_tunnels > 0 ? cfg.max_tunnels : TunnelsForFileLimit(files.rlim_cur);
+  size_t idle_pipe_fds = 2 * cfg.pipe_pool_idle * static_cast<size_t>(shard_count);
+  server->max_tunnels_ = cfg.max_tunnels > 0
+                             ? cfg.max_tunnels
+                             : TunnelsForFileLimit(files.rlim_cur, idle_pipe_fds);
 
   server->sticky_ = std::make_unique<routing::AffinityTable>(cfg.sticky_capacity);
   server->resolver_ = std::make_unique<Resolver>(cfg.dns_threads);

@@ -193,9 +193,13 @@ void Shard::AbortAllTunnels() {
   }
 }
 
+// Closing the listening sockets makes new connections fail fast (refused) instead of waiting
+// in a backlog nobody will accept from; connections already queued get a reset. The balancer
+// should have stopped sending before this (/readyz answers 503 while draining).
 void Shard::StopAccepting() {
   for (auto& listener : listeners_) {
     listener->Cancel();
+    listener->Close();
   }
 }
 
@@ -346,7 +350,8 @@ void Shard::Listener::OnCompletion(unsigned tag, int32_t res, uint32_t flags) {
   }
   if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
     // Out of descriptors or memory: established tunnels keep going, new connections wait in
-    // the backlog until something frees up.
+    // the backlog until something frees up. Idle pooled pipes are descriptors too.
+    shard_.pipes_.Trim(0);
     backoff_.tv_sec = 0;
     backoff_.tv_nsec = kAcceptBackoffMs * 1'000'000;
     io_uring_sqe* sqe = shard_.ring_.NextSqe();

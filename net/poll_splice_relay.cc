@@ -18,8 +18,15 @@
 namespace strait::net::internal {
 namespace {
 
-// Tags: direction index * 2 + (0 readable, 1 writable).
+// Tags: direction index * 2 + (0 readable, 1 writable) for the polls, then one retry timer per
+// direction.
 constexpr unsigned kTagsPerDirection = 2;
+constexpr unsigned kFirstRetryTag = 4;
+
+// Without a free descriptor for a pipe, a direction waits this long and tries again, so a
+// descriptor shortage stalls tunnels briefly instead of ending them.
+// Not const: liburing takes a mutable pointer; the kernel only reads it, at submission.
+__kernel_timespec pipe_retry_delay = {.tv_sec = 0, .tv_nsec = 20'000'000};
 
 // Work done for one direction before yielding to other tunnels of the shard. A poll armed on a
 // socket that is still ready completes at once, so yielding costs one loop turn, not a stall.
@@ -69,6 +76,18 @@ void PollSpliceRelay::Abort() {
 }
 
 void PollSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/) {
+  if (tag >= kFirstRetryTag) {
+    int index = static_cast<int>(tag - kFirstRetryTag);
+    directions_[index].retry_armed = false;
+    --in_flight_;
+    if (finishing_) {
+      MaybeFinish();
+    } else {
+      Pump(index);
+    }
+    return;
+  }
+
   int index = static_cast<int>(tag / kTagsPerDirection);
   Direction& direction = directions_[index];
   if (tag % kTagsPerDirection == 0) {
@@ -134,6 +153,10 @@ void PollSpliceRelay::Pump(int index) {
     }
 
     int leased = env_.pipes->Lease(&direction.pipe);
+    if (leased == -EMFILE || leased == -ENFILE) {
+      ArmRetry(index);
+      return;
+    }
     if (leased < 0) {
       Fail(RelaySide::kInternal, leased);
       return;
@@ -174,6 +197,18 @@ void PollSpliceRelay::ArmPoll(int index, bool writable) {
   ++in_flight_;
 }
 
+void PollSpliceRelay::ArmRetry(int index) {
+  Direction& direction = directions_[index];
+  if (direction.retry_armed) {
+    return;
+  }
+  io_uring_sqe* sqe = env_.ring->NextSqe();
+  io_uring_prep_timeout(sqe, &pipe_retry_delay, 0, 0);
+  Ring::SetHandler(sqe, this, kFirstRetryTag + static_cast<unsigned>(index));
+  direction.retry_armed = true;
+  ++in_flight_;
+}
+
 void PollSpliceRelay::Fail(RelaySide side, int error) {
   if (finishing_) {
     return;
@@ -196,6 +231,13 @@ void PollSpliceRelay::Fail(RelaySide side, int error) {
 void PollSpliceRelay::CancelArmedPolls() {
   for (int index = 0; index < 2; ++index) {
     const Direction& direction = directions_[index];
+    if (direction.retry_armed) {
+      uint64_t user_data = reinterpret_cast<uint64_t>(static_cast<CompletionHandler*>(this)) |
+                           (kFirstRetryTag + static_cast<unsigned>(index));
+      io_uring_sqe* sqe = env_.ring->NextSqe();
+      io_uring_prep_timeout_remove(sqe, user_data, 0);
+      Ring::SetNoHandler(sqe);
+    }
     for (bool writable : {false, true}) {
       bool armed = writable ? direction.writable_armed : direction.readable_armed;
       if (!armed) {

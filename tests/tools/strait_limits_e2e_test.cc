@@ -1,0 +1,185 @@
+// End to end: the daemon at its limits. Running out of file descriptors, reaching the tunnel
+// limit and draining on SIGTERM must delay or refuse new tunnels, never crash the process or
+// drop the tunnels already established.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testing/e2e.h"
+
+namespace strait {
+namespace {
+
+using testing::Connection;
+using testing::ConnectRequest;
+using testing::DaemonProcess;
+using testing::EchoServer;
+using testing::StatusCode;
+
+std::string Config(std::string_view limits) {
+  return std::string(R"toml(
+[server]
+shards = 1
+access_log = "{access_log}"
+pipe_pool_idle = 4
+
+[timeouts]
+drain_ms = 10000
+
+[limits]
+)toml") + std::string(limits) +
+         R"toml(
+
+[policy]
+allow_private = true
+
+[[listener]]
+address = "127.0.0.1:0"
+
+[[account]]
+name = "alice"
+password = "pw"
+
+[exits]
+inline = """
+id,pool,country,state,city,zip,asn,capacity,weight,egress
+us-1,residential,us,,,,,0,1,direct:127.0.0.2
+"""
+)toml";
+}
+
+// Sends `payload` through an established tunnel and expects it back from the echo target.
+bool Echoes(Connection& connection, const std::string& payload) {
+  return connection.Send(payload) && connection.ReadExactly(payload.size()) == payload;
+}
+
+TEST(StraitLimits, RunningOutOfDescriptorsDelaysNewTunnelsAndKeepsEstablishedOnes) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  // 64 descriptors for the whole process, and a tunnel limit far above what that allows, so the
+  // daemon really runs out instead of pausing at its own limit.
+  daemon.set_launcher({"/usr/bin/prlimit", "--nofile=64:64"});
+  std::string error;
+  ASSERT_TRUE(daemon.Start(Config("max_tunnels = 1000"), {}, &error)) << error;
+
+  std::vector<std::unique_ptr<Connection>> established;
+  std::vector<std::unique_ptr<Connection>> waiting;
+  int unavailable = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto connection = std::make_unique<Connection>(daemon.port());
+    ASSERT_TRUE(connection->connected());
+    ASSERT_TRUE(connection->Send(ConnectRequest(echo.authority(), "alice", "pw")));
+    std::string head = connection->ReadHeadWithin(300);
+    if (StatusCode(head) == 200) {
+      established.push_back(std::move(connection));
+    } else if (StatusCode(head) == 503) {
+      // Accepted, but no descriptor left for the target side.
+      EXPECT_NE(head.find("unavailable"), std::string::npos) << head;
+      ++unavailable;
+    } else {
+      // Not accepted yet: waiting in the backlog.
+      EXPECT_EQ(head, "");
+      waiting.push_back(std::move(connection));
+    }
+  }
+  ASSERT_GT(established.size(), 5u);
+  ASSERT_GT(unavailable + static_cast<int>(waiting.size()), 0)
+      << "the descriptor limit was never reached";
+  ASSERT_TRUE(daemon.Running()) << daemon.ProcessLog();
+
+  // Every established tunnel still carries bytes both ways.
+  for (auto& connection : established) {
+    EXPECT_TRUE(Echoes(*connection, "still here"));
+  }
+
+  // Free some descriptors: connections that waited are served, and so are new ones.
+  for (size_t i = 0; i < established.size() / 2; ++i) {
+    established[i].reset();
+  }
+  for (auto& connection : waiting) {
+    std::string head = connection->ReadHeadWithin(5000);
+    EXPECT_EQ(StatusCode(head), 200) << head;
+    connection.reset();
+  }
+  // The closed tunnels give their descriptors back once both ends have closed; a new tunnel is
+  // served within a few attempts.
+  std::unique_ptr<Connection> fresh;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    fresh = std::make_unique<Connection>(daemon.port());
+    ASSERT_TRUE(fresh->Send(ConnectRequest(echo.authority(), "alice", "pw")));
+    if (StatusCode(fresh->ReadHeadWithin(5000)) == 200) {
+      break;
+    }
+    fresh.reset();
+    usleep(100'000);
+  }
+  ASSERT_NE(fresh, nullptr) << "no new tunnel after descriptors were freed";
+  EXPECT_TRUE(Echoes(*fresh, "served once descriptors were free"));
+  for (size_t i = established.size() / 2; i < established.size(); ++i) {
+    EXPECT_TRUE(Echoes(*established[i], "and the survivors still work"));
+  }
+  EXPECT_TRUE(daemon.Running()) << daemon.ProcessLog();
+}
+
+TEST(StraitLimits, TunnelLimitHoldsNewConnectionsInTheBacklogUntilOneEnds) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  std::string error;
+  ASSERT_TRUE(daemon.Start(Config("max_tunnels = 3"), {}, &error)) << error;
+
+  std::vector<std::unique_ptr<Connection>> established;
+  for (int i = 0; i < 3; ++i) {
+    auto connection = std::make_unique<Connection>(daemon.port());
+    ASSERT_TRUE(connection->Send(ConnectRequest(echo.authority(), "alice", "pw")));
+    ASSERT_EQ(StatusCode(connection->ReadHeadWithin(5000)), 200);
+    established.push_back(std::move(connection));
+  }
+
+  Connection fourth(daemon.port());
+  ASSERT_TRUE(fourth.Send(ConnectRequest(echo.authority(), "alice", "pw")));
+  EXPECT_EQ(fourth.ReadHeadWithin(700), "") << "the fourth tunnel was served above the limit";
+
+  established[0].reset();
+  EXPECT_EQ(StatusCode(fourth.ReadHeadWithin(5000)), 200);
+  EXPECT_TRUE(Echoes(fourth, "served after one ended"));
+}
+
+TEST(StraitLimits, SigtermLetsEstablishedTunnelsFinishAndRefusesNewOnes) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  std::string error;
+  ASSERT_TRUE(daemon.Start(Config("max_tunnels = 100"), {}, &error)) << error;
+
+  Connection tunnel(daemon.port());
+  ASSERT_TRUE(tunnel.Send(ConnectRequest(echo.authority(), "alice", "pw")));
+  ASSERT_EQ(StatusCode(tunnel.ReadHeadWithin(5000)), 200);
+
+  kill(daemon.pid(), SIGTERM);
+  usleep(300'000);
+  ASSERT_TRUE(daemon.Running()) << "the daemon quit with a tunnel in flight";
+  EXPECT_TRUE(Echoes(tunnel, "finishing during the drain"));
+
+  Connection late(daemon.port());
+  EXPECT_FALSE(late.connected() && late.Send(ConnectRequest(echo.authority(), "alice", "pw")) &&
+               StatusCode(late.ReadHeadWithin(1000)) == 200)
+      << "a new tunnel was accepted while draining";
+
+  tunnel.ShutdownWrite();
+  tunnel.ReadToEnd();
+  // With its last tunnel gone the daemon exits on its own, well before drain_ms.
+  int status = daemon.WaitForExit(5000);
+  ASSERT_GE(status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+}  // namespace
+}  // namespace strait
