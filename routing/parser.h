@@ -149,10 +149,9 @@ bool SameRoute(const RoutingIntent& a, const RoutingIntent& b);
 
 // Key of the sticky pair (account, session id) in the affinity table: SipHash-2-4 keyed with a
 // process-wide random secret (drawn once from getrandom(2)), so clients cannot craft collisions,
-// over the account's length, the account and the session id, so the pair is unambiguous. The
-// same pair gives the same key on every thread for the life of the process, and a different one
-// in another process. Requires account.size() + session_id.size() <= kMaxRoutingStringLength, as
-// for every parsed intent. Allocates nothing.
+// over the account's length (4 bytes), the account and the session id, so the pair is
+// unambiguous. The same pair gives the same key on every thread for the life of the process, and
+// a different one in another process. Allocates nothing.
 uint64_t SessionKey(std::string_view account, std::string_view session_id);
 
 }  // namespace strait::routing
