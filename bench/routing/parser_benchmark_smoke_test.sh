@@ -13,6 +13,12 @@ if [ "$compact" -ne 11 ] || [ "$baseline" -ne 11 ]; then
   exit 1
 fi
 
+# The counter works: the baseline, which builds strings, is seen allocating.
+if grep '^BM_RoutingParseBaseline/' <<<"$output" | grep -Eq 'allocs_per_parse=0([^.0-9]|$)'; then
+  echo "the allocation counter saw no allocation in the baseline" >&2
+  exit 1
+fi
+
 allocating=$(grep '^BM_RoutingParseCompact/' <<<"$output" |
   grep -Ev 'allocs_per_parse=0([^.0-9]|$)' || true)
 if [ -n "$allocating" ]; then

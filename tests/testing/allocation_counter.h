@@ -5,7 +5,9 @@
 // nothing" can be measured: read AllocationCount() before and after the code under test.
 //
 // Only for binaries that exist to measure allocations: the replacement is process-wide, and under
-// ASan it takes the place of ASan's own operator new (mismatched new/delete go unreported).
+// ASan it takes the place of ASan's own operator new (mismatched new/delete go unreported). Link
+// such a cc_test with `linkstatic = True`: linked as a shared library, the replacement loses to
+// the one in a sanitizer's runtime.
 
 #include <cstdint>
 
