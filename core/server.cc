@@ -63,9 +63,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
   size_t idle_pipe_fds = 2 * cfg.pipe_pool_idle * static_cast<size_t>(shard_count);
-  server->max_tunnels_ = cfg.max_tunnels > 0
-                             ? cfg.max_tunnels
-                             : TunnelsForFileLimit(files.rlim_cur, idle_pipe_fds);
+  server->max_tunnels_ =
+      cfg.max_tunnels > 0 ? cfg.max_tunnels : TunnelsForFileLimit(files.rlim_cur, idle_pipe_fds);
 
   server->sticky_ = std::make_unique<routing::AffinityTable>(cfg.sticky_capacity);
   server->resolver_ = std::make_unique<Resolver>(cfg.dns_threads);

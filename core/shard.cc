@@ -352,6 +352,7 @@ void Shard::Listener::OnCompletion(unsigned tag, int32_t res, uint32_t flags) {
     // Out of descriptors or memory: established tunnels keep going, new connections wait in
     // the backlog until something frees up. Idle pooled pipes are descriptors too.
     shard_.pipes_.Trim(0);
+    // The relay's copy path keeps established tunnels moving meanwhile.
     backoff_.tv_sec = 0;
     backoff_.tv_nsec = kAcceptBackoffMs * 1'000'000;
     io_uring_sqe* sqe = shard_.ring_.NextSqe();

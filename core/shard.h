@@ -168,6 +168,9 @@ class Shard {
   // time): a parsed HTTP head is ~3.5 KiB, too much to keep per tunnel.
   net::HttpRequestHead http_head_;
   char credentials_scratch_[768];
+
+  // The relay's copy path when no descriptor is left for a pipe (net/relay.h).
+  char copy_buffer_[64 * 1024];
   std::shared_ptr<const Accounts> accounts_;
 
   net::Ring ring_;

@@ -624,7 +624,8 @@ void Tunnel::StartRelay() {
   std::string().swap(client_prefix_);
   std::string().swap(target_prefix_);
 
-  net::RelayEnvironment env{&shard_.ring_, &shard_.pipes_, &shard_.now_ms_, config.pipe_size};
+  net::RelayEnvironment env{&shard_.ring_,    &shard_.pipes_,      &shard_.now_ms_,
+                            config.pipe_size, shard_.copy_buffer_, sizeof(shard_.copy_buffer_)};
   relay_ = net::Relay::Create(config.relay, env, client_fd_, target_fd_, this);
   relay_->Start();
 }

@@ -18,15 +18,8 @@
 namespace strait::net::internal {
 namespace {
 
-// Tags: direction index * 2 + (0 readable, 1 writable) for the polls, then one retry timer per
-// direction.
+// Tags: direction index * 2 + (0 readable, 1 writable).
 constexpr unsigned kTagsPerDirection = 2;
-constexpr unsigned kFirstRetryTag = 4;
-
-// Without a free descriptor for a pipe, a direction waits this long and tries again, so a
-// descriptor shortage stalls tunnels briefly instead of ending them.
-// Not const: liburing takes a mutable pointer; the kernel only reads it, at submission.
-__kernel_timespec pipe_retry_delay = {.tv_sec = 0, .tv_nsec = 20'000'000};
 
 // Work done for one direction before yielding to other tunnels of the shard. A poll armed on a
 // socket that is still ready completes at once, so yielding costs one loop turn, not a stall.
@@ -76,18 +69,6 @@ void PollSpliceRelay::Abort() {
 }
 
 void PollSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/) {
-  if (tag >= kFirstRetryTag) {
-    int index = static_cast<int>(tag - kFirstRetryTag);
-    directions_[index].retry_armed = false;
-    --in_flight_;
-    if (finishing_) {
-      MaybeFinish();
-    } else {
-      Pump(index);
-    }
-    return;
-  }
-
   int index = static_cast<int>(tag / kTagsPerDirection);
   Direction& direction = directions_[index];
   if (tag % kTagsPerDirection == 0) {
@@ -154,8 +135,13 @@ void PollSpliceRelay::Pump(int index) {
 
     int leased = env_.pipes->Lease(&direction.pipe);
     if (leased == -EMFILE || leased == -ENFILE) {
-      ArmRetry(index);
-      return;
+      // No descriptor for a pipe: move this round through the shard's copy buffer instead, so
+      // running out of descriptors slows established tunnels but never stalls or ends them.
+      direction.pipe = Pipe{};
+      if (!CopyWithoutPipe(index)) {
+        return;
+      }
+      continue;
     }
     if (leased < 0) {
       Fail(RelaySide::kInternal, leased);
@@ -183,6 +169,43 @@ void PollSpliceRelay::Pump(int index) {
   ArmPoll(index, /*writable=*/direction.bytes_in_pipe > 0);
 }
 
+// One round of the descriptor-free path: peek at the source, send what the destination takes,
+// then drop exactly that much from the source. Returns true when the pump may go on (bytes moved
+// or the source ended), false when it armed a poll or failed the relay.
+bool PollSpliceRelay::CopyWithoutPipe(int index) {
+  Direction& direction = directions_[index];
+  ssize_t peeked =
+      recv(direction.ends.src_fd, env_.copy_buffer, env_.copy_buffer_size, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked < 0) {
+    if (errno == EAGAIN) {
+      ArmPoll(index, /*writable=*/false);
+    } else {
+      Fail(direction.ends.src_side, -errno);
+    }
+    return false;
+  }
+  if (peeked == 0) {
+    direction.src_eof = true;
+    return true;
+  }
+
+  ssize_t sent = send(direction.ends.dst_fd, env_.copy_buffer, static_cast<size_t>(peeked),
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno == EAGAIN) {
+      ArmPoll(index, /*writable=*/true);
+    } else {
+      Fail(direction.ends.dst_side, -errno);
+    }
+    return false;
+  }
+  // MSG_TRUNC on a TCP socket discards the bytes instead of copying them out.
+  recv(direction.ends.src_fd, env_.copy_buffer, static_cast<size_t>(sent),
+       MSG_TRUNC | MSG_DONTWAIT);
+  *direction.byte_counter += static_cast<uint64_t>(sent);
+  return true;
+}
+
 void PollSpliceRelay::ArmPoll(int index, bool writable) {
   Direction& direction = directions_[index];
   bool& armed = writable ? direction.writable_armed : direction.readable_armed;
@@ -194,18 +217,6 @@ void PollSpliceRelay::ArmPoll(int index, bool writable) {
   io_uring_prep_poll_add(sqe, fd, writable ? POLLOUT : POLLIN);
   Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection + writable);
   armed = true;
-  ++in_flight_;
-}
-
-void PollSpliceRelay::ArmRetry(int index) {
-  Direction& direction = directions_[index];
-  if (direction.retry_armed) {
-    return;
-  }
-  io_uring_sqe* sqe = env_.ring->NextSqe();
-  io_uring_prep_timeout(sqe, &pipe_retry_delay, 0, 0);
-  Ring::SetHandler(sqe, this, kFirstRetryTag + static_cast<unsigned>(index));
-  direction.retry_armed = true;
   ++in_flight_;
 }
 
@@ -231,13 +242,6 @@ void PollSpliceRelay::Fail(RelaySide side, int error) {
 void PollSpliceRelay::CancelArmedPolls() {
   for (int index = 0; index < 2; ++index) {
     const Direction& direction = directions_[index];
-    if (direction.retry_armed) {
-      uint64_t user_data = reinterpret_cast<uint64_t>(static_cast<CompletionHandler*>(this)) |
-                           (kFirstRetryTag + static_cast<unsigned>(index));
-      io_uring_sqe* sqe = env_.ring->NextSqe();
-      io_uring_prep_timeout_remove(sqe, user_data, 0);
-      Ring::SetNoHandler(sqe);
-    }
     for (bool writable : {false, true}) {
       bool armed = writable ? direction.writable_armed : direction.readable_armed;
       if (!armed) {

@@ -55,6 +55,10 @@ struct RelayEnvironment {
   PipePool* pipes = nullptr;        // kPollSplice leases from it
   const int64_t* now_ms = nullptr;  // the shard's loop clock, for last_activity_ms()
   size_t ring_pipe_size = 65536;    // kRingSplice: size of each of its own pipes
+  // kPollSplice: the shard's scratch buffer for moving bytes when no descriptor is left for a
+  // pipe (a copy instead of a splice); shared by the shard's tunnels, used one call at a time.
+  char* copy_buffer = nullptr;
+  size_t copy_buffer_size = 0;
 };
 
 class alignas(kCompletionTagLimit) Relay : public CompletionHandler {

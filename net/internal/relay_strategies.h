@@ -35,13 +35,12 @@ class PollSpliceRelay final : public Relay {
     bool done = false;
     bool readable_armed = false;
     bool writable_armed = false;
-    bool retry_armed = false;
     uint64_t* byte_counter = nullptr;
   };
 
   void Pump(int index);
   void ArmPoll(int index, bool writable);
-  void ArmRetry(int index);
+  bool CopyWithoutPipe(int index);
   void Fail(RelaySide side, int error);
   void CancelArmedPolls();
   void MaybeFinish();
