@@ -250,8 +250,21 @@ void Tunnel::HandleHttp() {
   std::string_view early_data(buffer_.get() + parsed.head_length,
                               buffer_length_ - parsed.head_length);
   if (!is_connect_) {
-    // Absolute-form: the origin gets the request rewritten to origin-form, without the proxy's
-    // own and hop-by-hop headers, and the connection ends after one exchange.
+    // Absolute-form carries exactly one request: the head rewritten to origin-form (without
+    // the proxy's own and hop-by-hop headers) and a body of Content-Length bytes. Nothing the
+    // client sends after that may reach this origin: a second request would go to the wrong
+    // host with the proxy credentials in it.
+    if (head.has_transfer_encoding) {
+      Refuse(ErrorToken::kBadRequest,
+             "a request body with Transfer-Encoding cannot be forwarded; send Content-Length "
+             "or use CONNECT");
+      return;
+    }
+    uint64_t body_bytes = head.content_length > 0 ? static_cast<uint64_t>(head.content_length) : 0;
+    if (early_data.size() > body_bytes) {
+      early_data = early_data.substr(0, body_bytes);
+    }
+    body_bytes_after_head_ = body_bytes - early_data.size();
     target_prefix_.resize(net::MaxForwardedHeadBytes(parsed.head_length));
     size_t length =
         net::WriteForwardedRequestHead(head, target_prefix_.data(), target_prefix_.size());
@@ -627,6 +640,9 @@ void Tunnel::StartRelay() {
   net::RelayEnvironment env{&shard_.ring_,    &shard_.pipes_,      &shard_.now_ms_,
                             config.pipe_size, shard_.copy_buffer_, sizeof(shard_.copy_buffer_)};
   relay_ = net::Relay::Create(config.relay, env, client_fd_, target_fd_, this);
+  if (!is_connect_ && protocol_ == Protocol::kHttp) {
+    relay_->LimitClientToTarget(body_bytes_after_head_);
+  }
   relay_->Start();
 }
 
@@ -745,7 +761,7 @@ void Tunnel::CheckDeadline(int64_t now_ms) {
       if (!relay_finished_ &&
           now_ms - relay_->last_activity_ms() >= shard_.shared_->config->idle_ms) {
         idle_timed_out_ = true;
-        relay_->Abort();
+        relay_->Abort(/*reset_peers=*/false);
       }
       return;
     case Phase::kErrorReply:
@@ -760,7 +776,7 @@ void Tunnel::CheckDeadline(int64_t now_ms) {
 
 void Tunnel::Abort() {
   if (phase_ == Phase::kRelaying && !relay_finished_) {
-    relay_->Abort();
+    relay_->Abort(/*reset_peers=*/true);
     return;
   }
   if (phase_ != Phase::kClosing) {
@@ -799,7 +815,7 @@ void Tunnel::Finish(ErrorToken token, std::string_view details) {
     }
   }
   if (relay_ && !relay_finished_) {
-    relay_->Abort();
+    relay_->Abort(/*reset_peers=*/true);
   }
   MaybeRetire();
 }

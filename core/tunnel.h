@@ -142,6 +142,7 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   int64_t deadline_ms_ = 0;
   uint32_t linger_bytes_ = 0;
   uint64_t prefix_bytes_up_ = 0;
+  uint64_t body_bytes_after_head_ = 0;  // absolute-form: body bytes still to forward
 
   // The handshake buffer: bytes read from the client, up to the configured head limit.
   std::unique_ptr<char[]> buffer_;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/check.h"
@@ -54,16 +55,21 @@ PollSpliceRelay::~PollSpliceRelay() {
 
 void PollSpliceRelay::Start() {
   last_activity_ms_ = *env_.now_ms;
+  directions_[0].read_budget = client_to_target_budget_;
   Pump(0);
   Pump(1);
 }
 
-void PollSpliceRelay::Abort() {
+void PollSpliceRelay::Abort(bool reset_peers) {
   if (finishing_) {
     return;
   }
   finishing_ = true;
   outcome_.aborted = true;
+  if (reset_peers) {
+    SetLingerZero(directions_[0].ends.src_fd);
+    SetLingerZero(directions_[0].ends.dst_fd);
+  }
   CancelArmedPolls();
   MaybeFinish();
 }
@@ -122,6 +128,13 @@ void PollSpliceRelay::Pump(int index) {
       direction.pipe = Pipe{};
     }
 
+    if (direction.read_budget == 0) {
+      // Everything this direction may carry has been forwarded; the source is not read again
+      // and no FIN is passed on (the target is still answering).
+      direction.done = true;
+      MaybeFinish();
+      return;
+    }
     if (direction.src_eof) {
       // Pass the half-close on; the other direction may still carry the answer.
       if (shutdown(direction.ends.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
@@ -147,8 +160,9 @@ void PollSpliceRelay::Pump(int index) {
       Fail(RelaySide::kInternal, leased);
       return;
     }
-    int read =
-        SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, env_.pipes->pipe_capacity());
+    size_t wanted =
+        static_cast<size_t>(std::min<uint64_t>(env_.pipes->pipe_capacity(), direction.read_budget));
+    int read = SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, wanted);
     if (read == -EAGAIN) {
       env_.pipes->Return(direction.pipe);
       direction.pipe = Pipe{};
@@ -164,6 +178,9 @@ void PollSpliceRelay::Pump(int index) {
       continue;
     }
     direction.bytes_in_pipe = static_cast<size_t>(read);
+    if (direction.read_budget != UINT64_MAX) {
+      direction.read_budget -= static_cast<uint64_t>(read);
+    }
   }
 
   ArmPoll(index, /*writable=*/direction.bytes_in_pipe > 0);
@@ -203,6 +220,9 @@ bool PollSpliceRelay::CopyWithoutPipe(int index) {
   recv(direction.ends.src_fd, env_.copy_buffer, static_cast<size_t>(sent),
        MSG_TRUNC | MSG_DONTWAIT);
   *direction.byte_counter += static_cast<uint64_t>(sent);
+  if (direction.read_budget != UINT64_MAX) {
+    direction.read_budget -= static_cast<uint64_t>(sent);
+  }
   return true;
 }
 

@@ -120,7 +120,7 @@ class RelayRunner : public RelayObserver {
       ring.DispatchCompletions();
       if (abort_after_ms >= 0 && !aborted && now_ms - started_ms >= abort_after_ms) {
         aborted = true;
-        relay->Abort();
+        relay->Abort(/*reset_peers=*/false);
       }
       if (idle_requested_ && !idle_recorded_) {
         pipes_leased_when_idle_ = pipes.leased();
