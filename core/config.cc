@@ -245,7 +245,7 @@ absl::Status ReadSticky(TableReader& reader, Config* config) {
     }
     config->sticky_default_ttl_s = *seconds;
   }
-  if (auto status = reader.ReadInteger("capacity", &config->sticky_capacity, 1024, 1ll << 30);
+  if (auto status = reader.ReadInteger("capacity", &config->sticky_capacity, 16, 1ll << 30);
       !status.ok()) {
     return status;
   }

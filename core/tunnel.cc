@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/logging.h"
 #include "core/shard.h"
 #include "fmt/format.h"
 #include "net/socks5_codec.h"
@@ -434,6 +435,12 @@ void Tunnel::ProceedToTarget(std::string_view host, const net::HostAddress& addr
     case routing::SelectOutcome::kExitBusy:
       Refuse(ErrorToken::kLimitExceeded, selection.reason());
       return;
+  }
+  if (selection.session_not_stored) {
+    // Recording nothing would quietly make this sticky session rotating.
+    Refuse(ErrorToken::kLimitExceeded,
+           "the sticky-session table is full; no new session can be kept");
+    return;
   }
   lease_ = std::move(selection.lease);
   exit_id_ = lease_->id();
@@ -864,10 +871,11 @@ void Tunnel::WriteAccessLog(ErrorToken token, std::string_view details) {
   log->info(
       "[s{} t{}] client={} proto={} account={} route={} exit={} target={} result={} side={} "
       "up={} down={} ms={} moved={} details=\"{}\"",
-      shard_.index_, id_, client_address_, protocol, account_.empty() ? "-" : account_,
-      route_.empty() ? "-" : route_, exit_id_.empty() ? "-" : exit_id_,
-      target_.empty() ? "-" : target_, ReasonToken(token), TunnelSideName(FailedSide(token)), up,
-      down, shard_.now_ms_ - started_ms_, session_moved_ ? 1 : 0, details);
+      shard_.index_, id_, client_address_, protocol,
+      account_.empty() ? "-" : LogToken(account_), route_.empty() ? "-" : LogToken(route_),
+      exit_id_.empty() ? "-" : LogToken(exit_id_), target_.empty() ? "-" : LogToken(target_),
+      ReasonToken(token), TunnelSideName(FailedSide(token)), up, down,
+      shard_.now_ms_ - started_ms_, session_moved_ ? 1 : 0, LogQuoted(details));
 }
 
 }  // namespace strait::core

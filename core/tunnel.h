@@ -135,7 +135,7 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   bool retired_ = false;
   bool relay_finished_ = false;
   bool idle_timed_out_ = false;
-  bool is_connect_ = true;
+  bool is_connect_ = false;
   uint8_t in_flight_ = 0;
   uint8_t armed_tags_ = 0;  // bit per Tag with an operation on the ring
   int64_t started_ms_ = 0;

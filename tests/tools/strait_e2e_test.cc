@@ -591,6 +591,20 @@ TEST_F(StraitEndToEnd, IdleTunnelEndsAtTheIdleTimeout) {
   EXPECT_LE(waited, std::chrono::milliseconds(6000));
 }
 
+TEST_F(StraitEndToEnd, ClientTextCannotForgeAccessLogLines) {
+  // A SOCKS5 user name may hold any byte; this one tries to end the line and start a fake one.
+  Connection connection(daemon_->port());
+  std::string user = "evil\n2026-01-01 [s0 t1] account=victim result=ok \"x";
+  ASSERT_TRUE(connection.Send(std::string("\x05\x01\x02", 3) + std::string("\x01", 1) +
+                              static_cast<char>(user.size()) + user + std::string("\x01x", 2)));
+  EXPECT_EQ(connection.ReadExactly(2), std::string("\x05\x02", 2));
+  EXPECT_EQ(connection.ReadExactly(2), std::string("\x01\x01", 2));
+  ASSERT_TRUE(daemon_->WaitForAccessLog(
+      "account=evil\\x0a2026-01-01\\x20[s0\\x20t1]\\x20account\\x3dvictim"))
+      << daemon_->AccessLog();
+  EXPECT_EQ(daemon_->AccessLog().find("\n2026-01-01"), std::string::npos);
+}
+
 TEST_F(StraitEndToEnd, AccessLogRecordsEveryTunnelWithItsReasonToken) {
   CurlConnect("alice_c_us_city_charlotte");
   CurlConnect("alice_city_charlotte");

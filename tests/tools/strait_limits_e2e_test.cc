@@ -181,5 +181,34 @@ TEST(StraitLimits, SigtermLetsEstablishedTunnelsFinishAndRefusesNewOnes) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+TEST(StraitLimits, FullStickyTableRefusesNewSessionsInsteadOfRotatingThem) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  std::string config = Config("max_tunnels = 100");
+  config.replace(config.find("[policy]"), 8, "[sticky]\ncapacity = 16\n\n[policy]");
+  std::string error;
+  ASSERT_TRUE(daemon.Start(config, {}, &error)) << error;
+
+  int kept = 0;
+  int refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    Connection connection(daemon.port());
+    ASSERT_TRUE(connection.Send(
+        ConnectRequest(echo.authority(), "alice_s_session" + std::to_string(i) + "_ttl_1h", "pw")));
+    std::string head = connection.ReadHeadWithin(5000);
+    if (StatusCode(head) == 200) {
+      ++kept;
+    } else {
+      EXPECT_EQ(StatusCode(head), 429) << head;
+      EXPECT_NE(head.find("limit_exceeded: the sticky-session table is full"), std::string::npos)
+          << head;
+      ++refused;
+    }
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(refused, 0) << "a 16-entry table took 60 live sessions";
+}
+
 }  // namespace
 }  // namespace strait
