@@ -17,8 +17,8 @@ std::string Escape(std::string_view text, bool escape_spaces) {
   out.reserve(text.size());
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);
-    bool plain = byte > 0x20 && byte < 0x7f && c != '"' && c != '\\' &&
-                 !(escape_spaces && c == '=');
+    bool plain =
+        byte > 0x20 && byte < 0x7f && c != '"' && c != '\\' && !(escape_spaces && c == '=');
     if (plain || (!escape_spaces && c == ' ')) {
       out.push_back(c);
       continue;

@@ -75,8 +75,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   shared.resolver = server->resolver_.get();
   shared.policy = &server->policy_;
   shared.selector_options.default_sticky_ttl_s = cfg.sticky_default_ttl_s;
-  shared.max_tunnels_per_shard =
-      std::max<size_t>(1, server->max_tunnels_ / static_cast<size_t>(shard_count));
+  shared.max_tunnels = server->max_tunnels_;
+  shared.accept_pause_tunnels = server->max_tunnels_ + server->max_tunnels_ / 10 + 16;
 
   for (int i = 0; i < shard_count; ++i) {
     server->shards_.push_back(std::make_unique<Shard>(i, &server->shared_, accounts));
@@ -112,6 +112,13 @@ absl::Status Server::ReloadExits() { return LoadExits(); }
 absl::Status Server::OpenListeners() {
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
     net::SocketAddress address = config_.listeners[i].address;
+    if (address.port() != 0) {
+      if (int free = net::CheckAddressFree(address); free < 0) {
+        return absl::UnavailableError(fmt::format(
+            "listener {}: {}{}", address.ToString(), std::strerror(-free),
+            free == -EADDRINUSE ? " (another process, maybe another strait, listens there)" : ""));
+      }
+    }
     for (auto& shard : shards_) {
       int fd = net::ListenTcp(address, kListenBacklog, /*reuse_port=*/true);
       if (fd < 0) {

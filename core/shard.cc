@@ -209,8 +209,7 @@ void Shard::UpdateAcceptPause() {
   if (draining_ || stop_requested_) {
     return;
   }
-  bool full =
-      shared_->max_tunnels_per_shard > 0 && tunnels_.size() >= shared_->max_tunnels_per_shard;
+  bool full = shared_->tunnels.load(std::memory_order_relaxed) >= shared_->accept_pause_tunnels;
   for (auto& listener : listeners_) {
     if (full && !listener->paused()) {
       listener->set_paused(true);
@@ -227,7 +226,11 @@ void Shard::OnAccepted(const Listener& /*listener*/, size_t listener_index, int 
   stats_.active.fetch_add(1, std::memory_order_relaxed);
   net::SetNoDelay(fd);
   uint64_t id = next_tunnel_id_++;
+  size_t tunnels = shared_->tunnels.fetch_add(1, std::memory_order_relaxed) + 1;
   auto tunnel = std::make_unique<Tunnel>(*this, id, fd, shared_->config->listeners[listener_index]);
+  if (tunnels > shared_->max_tunnels) {
+    tunnel->MarkOverLimit();
+  }
   Tunnel* raw = tunnel.get();
   tunnels_.emplace(id, std::move(tunnel));
   raw->Start();

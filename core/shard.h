@@ -48,7 +48,13 @@ struct SharedState {
   Resolver* resolver = nullptr;
   const TargetPolicy* policy = nullptr;
   routing::SelectorOptions selector_options;
-  size_t max_tunnels_per_shard = 0;
+
+  // The process-wide tunnel limit. Beyond it new connections are answered 429 limit_exceeded;
+  // beyond `accept_pause_tunnels` (a little higher, to leave room for those answers) shards stop
+  // accepting until tunnels end.
+  size_t max_tunnels = 0;
+  size_t accept_pause_tunnels = 0;
+  std::atomic<size_t> tunnels{0};  // accepted and not yet finished, all shards
 };
 
 // Counters a shard writes and anyone may read (relaxed; for tests, metrics and the admin API).

@@ -407,6 +407,11 @@ void Tunnel::ProceedToTarget(std::string_view host, const net::HostAddress& addr
                              std::string_view early_data) {
   const TargetPolicy& policy = *shard_.shared_->policy;
   target_port_ = port;
+  if (over_limit_) {
+    Refuse(ErrorToken::kLimitExceeded,
+           fmt::format("too many tunnels (this proxy's limit is {})", shard_.shared_->max_tunnels));
+    return;
+  }
   if (!policy.PortAllowed(port)) {
     Refuse(ErrorToken::kPolicyDenied, fmt::format("port {} is not allowed", port));
     return;
@@ -802,6 +807,7 @@ void Tunnel::Finish(ErrorToken token, std::string_view details) {
   ShardStats& stats = shard_.stats_;
   stats.finished.fetch_add(1, std::memory_order_relaxed);
   stats.active.fetch_sub(1, std::memory_order_relaxed);
+  shard_.shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
   if (token != ErrorToken::kNone) {
     stats.errors[static_cast<size_t>(token)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -871,11 +877,11 @@ void Tunnel::WriteAccessLog(ErrorToken token, std::string_view details) {
   log->info(
       "[s{} t{}] client={} proto={} account={} route={} exit={} target={} result={} side={} "
       "up={} down={} ms={} moved={} details=\"{}\"",
-      shard_.index_, id_, client_address_, protocol,
-      account_.empty() ? "-" : LogToken(account_), route_.empty() ? "-" : LogToken(route_),
-      exit_id_.empty() ? "-" : LogToken(exit_id_), target_.empty() ? "-" : LogToken(target_),
-      ReasonToken(token), TunnelSideName(FailedSide(token)), up, down,
-      shard_.now_ms_ - started_ms_, session_moved_ ? 1 : 0, LogQuoted(details));
+      shard_.index_, id_, client_address_, protocol, account_.empty() ? "-" : LogToken(account_),
+      route_.empty() ? "-" : LogToken(route_), exit_id_.empty() ? "-" : LogToken(exit_id_),
+      target_.empty() ? "-" : LogToken(target_), ReasonToken(token),
+      TunnelSideName(FailedSide(token)), up, down, shard_.now_ms_ - started_ms_,
+      session_moved_ ? 1 : 0, LogQuoted(details));
 }
 
 }  // namespace strait::core

@@ -48,6 +48,9 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   // Starts reading the client's first bytes.
   void Start();
 
+  // The process is over its tunnel limit: the handshake completes, then 429 limit_exceeded.
+  void MarkOverLimit() { over_limit_ = true; }
+
   // The shard's DNS answer for the target name.
   void OnResolved(const DnsEntry& entry);
 
@@ -135,6 +138,7 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   bool retired_ = false;
   bool relay_finished_ = false;
   bool idle_timed_out_ = false;
+  bool over_limit_ = false;
   bool is_connect_ = false;
   uint8_t in_flight_ = 0;
   uint8_t armed_tags_ = 0;  // bit per Tag with an operation on the ring
