@@ -486,6 +486,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
   if (absl::Status status = ReadAll(root, base_directory, &config); !status.ok()) {
     return status;
   }
+  // Like the exits file, a relative access-log path is taken from the configuration's folder,
+  // not from wherever the daemon happens to be started.
+  if (!config.access_log.empty() && config.access_log != "-" && config.access_log[0] != '/' &&
+      !base_directory.empty()) {
+    config.access_log = fmt::format("{}/{}", base_directory, config.access_log);
+  }
   return config;
 }
 

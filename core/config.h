@@ -11,7 +11,9 @@
 //   [dns]       cache_ttl_s, threads
 //   [[listener]] address, protocols (["http", "socks5"]), pool
 //   [[account]] name, password | password_sha256
-//   [exits]     file (CSV, relative to the configuration file) | inline (CSV text)
+//   [exits]     file (CSV) | inline (CSV text)
+//
+// Relative paths (the exits file, the access log) are taken from the configuration's folder.
 //
 // Unknown keys are errors, so a typo cannot silently leave a default in force. Every error
 // names the file, the key and what was wrong.

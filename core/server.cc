@@ -2,6 +2,9 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "core/logging.h"
@@ -55,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   Config& cfg = server->config_;
 
   STRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const Accounts> accounts, BuildAccounts(cfg.accounts));
-  STRAIT_RETURN_IF_ERROR(server->LoadExits());
+  STRAIT_RETURN_IF_ERROR(server->LoadExits(cfg));
 
   int shard_count = cfg.shards > 0
                         ? cfg.shards
@@ -85,29 +88,60 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   return server;
 }
 
-absl::Status Server::LoadExits() {
+absl::StatusOr<std::vector<routing::ExitSpec>> ReadExitSpecs(const Config& config) {
   absl::StatusOr<std::vector<routing::ExitSpec>> specs =
-      config_.exits_file.empty()
-          ? routing::ParseExitsText(config_.exits_inline_csv,
-                                    fmt::format("{} [exits] inline", config_.origin))
-          : routing::ParseExitsFile(config_.exits_file);
+      config.exits_file.empty()
+          ? routing::ParseExitsText(config.exits_inline_csv,
+                                    fmt::format("{} [exits] inline", config.origin))
+          : routing::ParseExitsFile(config.exits_file);
   if (!specs.ok()) {
     return specs.status();
   }
+
+  // A source address this host does not have would fail every tunnel through the exit with
+  // EADDRNOTAVAIL; refuse the set now instead. Each distinct address is tried once.
+  std::vector<net::SocketAddress> checked;
   for (const routing::ExitSpec& spec : *specs) {
-    if (spec.egress.kind != routing::EgressKind::kDirect) {
+    const routing::Egress& egress = spec.egress;
+    if (egress.kind != routing::EgressKind::kDirect) {
       // TODO: upstream-proxy egress (HTTP CONNECT and SOCKS5 exits) is parsed but not served;
       // a tunnel would need an upstream handshake phase between connect and reply.
       return absl::UnimplementedError(fmt::format(
           "exit '{}': egress {} is an upstream proxy, which this build does not serve yet; "
           "use direct:<source address>",
-          spec.id, routing::DescribeEgress(spec.egress)));
+          spec.id, routing::DescribeEgress(egress)));
     }
+    if (egress.source_len == 0) {
+      continue;
+    }
+    net::SocketAddress source(reinterpret_cast<const sockaddr*>(&egress.source), egress.source_len);
+    if (std::find(checked.begin(), checked.end(), source) != checked.end()) {
+      continue;
+    }
+    int free = net::CheckAddressFree(source);
+    if (free < 0 && free != -EADDRINUSE) {
+      return absl::InvalidArgumentError(
+          fmt::format("exit '{}': source address {} cannot be used on this host: {}", spec.id,
+                      source.IpString(), std::strerror(-free)));
+    }
+    checked.push_back(source);
   }
-  return exits_.ReplaceAll(*std::move(specs));
+  return specs;
 }
 
-absl::Status Server::ReloadExits() { return LoadExits(); }
+absl::Status Server::LoadExits(const Config& config) {
+  STRAIT_ASSIGN_OR_RETURN(std::vector<routing::ExitSpec> specs, ReadExitSpecs(config));
+  return exits_.ReplaceAll(std::move(specs));
+}
+
+absl::Status Server::Reload(const Config& config) {
+  STRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const Accounts> accounts, BuildAccounts(config.accounts));
+  STRAIT_RETURN_IF_ERROR(LoadExits(config));
+  for (auto& shard : shards_) {
+    shard->SetAccounts(accounts);
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Server::OpenListeners() {
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
@@ -158,17 +192,6 @@ void Server::Stop() {
 void Server::Wait() {
   for (auto& shard : shards_) {
     shard->Join();
-  }
-}
-
-void Server::SetAccounts(const std::vector<AccountSpec>& accounts) {
-  absl::StatusOr<std::shared_ptr<const Accounts>> built = BuildAccounts(accounts);
-  if (!built.ok()) {
-    Log().error("accounts not replaced: {}", std::string(built.status().message()));
-    return;
-  }
-  for (auto& shard : shards_) {
-    shard->SetAccounts(*built);
   }
 }
 

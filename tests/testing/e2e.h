@@ -60,6 +60,8 @@ class DaemonProcess {
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
+  const std::string& directory() const { return directory_; }
+  std::string config_path() const { return directory_ + "/strait.toml"; }
   std::string AccessLog() const { return ReadFile(access_log_path_); }
   std::string ProcessLog() const { return ReadFile(stderr_path_); }
 

@@ -245,5 +245,66 @@ TEST(StraitLimits, SecondInstanceOnTheSamePortRefusesToStart) {
   EXPECT_TRUE(first.Running());
 }
 
+TEST(StraitOperations, SighupAppliesAccountsAndExitsTogetherOrNotAtAll) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  std::string config = Config("max_tunnels = 10");
+  std::string error;
+  ASSERT_TRUE(daemon.Start(config, {}, &error)) << error;
+  auto status_for = [&](std::string_view password) {
+    Connection connection(daemon.port());
+    connection.Send(ConnectRequest(echo.authority(), "alice", password));
+    return StatusCode(connection.ReadHeadWithin(5000));
+  };
+  ASSERT_EQ(status_for("pw"), 200);
+
+  // A new password together with a broken exit row: nothing may change.
+  std::string broken = config;
+  broken.replace(broken.find("password = \"pw\""), 15, "password = \"new\"");
+  broken.replace(broken.find("direct:127.0.0.2"), 16, "direct:not-an-address");
+  testing::WriteFile(daemon.config_path(), broken);
+  kill(daemon.pid(), SIGHUP);
+  usleep(300'000);
+  EXPECT_EQ(status_for("pw"), 200);
+  EXPECT_EQ(status_for("new"), 407);
+  EXPECT_NE(daemon.ProcessLog().find("SIGHUP: nothing reloaded"), std::string::npos)
+      << daemon.ProcessLog();
+
+  // Fixed: both take effect.
+  std::string fixed = config;
+  fixed.replace(fixed.find("password = \"pw\""), 15, "password = \"new\"");
+  testing::WriteFile(daemon.config_path(), fixed);
+  kill(daemon.pid(), SIGHUP);
+  usleep(300'000);
+  EXPECT_EQ(status_for("new"), 200);
+  EXPECT_EQ(status_for("pw"), 407);
+}
+
+TEST(StraitOperations, CheckConfigRefusesAnExitSourceThisHostDoesNotHave) {
+  std::string directory = testing::MakeTempDirectory("check");
+  std::string config = Config("max_tunnels = 10");
+  // 192.0.2.1 (documentation range) is no address of this host; binding to it fails locally,
+  // no packet is sent.
+  config.replace(config.find("direct:127.0.0.2"), 16, "direct:192.0.2.1");
+  testing::WriteFile(directory + "/strait.toml", config);
+  testing::CommandResult result =
+      testing::RunCommand({"/bin/sh", "-c",
+                           testing::RunfilePath("tools/strait") + " --check-config " + directory +
+                               "/strait.toml 2>&1"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("exit 'us-1': source address 192.0.2.1 cannot be used on this "
+                               "host: Cannot assign requested address"),
+            std::string::npos)
+      << result.output;
+
+  testing::WriteFile(directory + "/strait.toml", Config("max_tunnels = 10"));
+  result = testing::RunCommand(
+      {testing::RunfilePath("tools/strait"), "--check-config", directory + "/strait.toml"});
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("shards: 1"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("exits loaded: 1"), std::string::npos) << result.output;
+}
+
 }  // namespace
 }  // namespace strait
