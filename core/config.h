@@ -68,7 +68,7 @@ struct Config {
 
   // [dns]
   uint32_t dns_cache_ttl_s = 60;
-  int dns_threads = 2;
+  int dns_threads = 8;
 
   std::vector<ListenerConfig> listeners;
   std::vector<AccountSpec> accounts;

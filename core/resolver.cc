@@ -4,37 +4,53 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace strait::core {
 
-Resolver::Resolver(int threads) {
+std::string ResolveErrorText(int error) {
+  switch (error) {
+    case 0:
+      return "resolved";
+    case kResolverBusy:
+      return "too many names being resolved at once";
+    case kResolverAbandoned:
+      return "lookup abandoned";
+    default:
+      return gai_strerror(error);
+  }
+}
+
+Resolver::Resolver(int threads, LookupFunction lookup) {
+  state_->lookup = std::move(lookup);
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Run(); });
+    std::thread(Run, state_).detach();
   }
 }
 
 Resolver::~Resolver() {
   std::deque<Query> abandoned;
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    abandoned.swap(queue_);
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    abandoned.swap(state_->queue);
   }
-  wake_.notify_all();
-  for (std::thread& thread : threads_) {
-    thread.join();
-  }
+  state_->wake.notify_all();
   for (Query& query : abandoned) {
-    query.callback(ResolveAnswer{.host = std::move(query.host), .error = EAI_CANCELED});
+    query.callback(ResolveAnswer{.host = std::move(query.host), .error = kResolverAbandoned});
   }
 }
 
-void Resolver::Resolve(std::string host, ResolveCallback callback) {
+void Resolver::Resolve(std::string host, ResolveCancel cancel, ResolveCallback callback) {
   {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(Query{std::move(host), std::move(callback)});
+    std::lock_guard lock(state_->mutex);
+    if (state_->queue.size() < kMaxQueuedQueries) {
+      state_->queue.push_back(Query{std::move(host), std::move(cancel), std::move(callback)});
+      state_->wake.notify_one();
+      return;
+    }
   }
-  wake_.notify_one();
+  callback(ResolveAnswer{.host = std::move(host), .error = kResolverBusy});
 }
 
 ResolveAnswer Resolver::ResolveNow(const std::string& host) {
@@ -68,19 +84,33 @@ ResolveAnswer Resolver::ResolveNow(const std::string& host) {
   return answer;
 }
 
-void Resolver::Run() {
+void Resolver::Run(std::shared_ptr<State> state) {
   for (;;) {
     Query query;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) {
+      std::unique_lock lock(state->mutex);
+      state->wake.wait(lock, [&state] { return state->stopping || !state->queue.empty(); });
+      if (state->stopping) {
         return;
       }
-      query = std::move(queue_.front());
-      queue_.pop_front();
+      query = std::move(state->queue.front());
+      state->queue.pop_front();
     }
-    query.callback(ResolveNow(query.host));
+
+    ResolveAnswer answer;
+    if (query.cancel && query.cancel->load(std::memory_order_acquire)) {
+      answer = ResolveAnswer{.host = std::move(query.host), .error = kResolverAbandoned};
+    } else {
+      answer = state->lookup(query.host);
+    }
+
+    // The callback posts to a shard, which must still exist: after the destructor has set
+    // `stopping` nothing is called any more.
+    std::lock_guard lock(state->mutex);
+    if (state->stopping) {
+      return;
+    }
+    query.callback(std::move(answer));
   }
 }
 

@@ -167,6 +167,7 @@ absl::Status Server::OpenListeners() {
     }
     listen_addresses_.push_back(address);
   }
+  policy_.SetOwnListeners(listen_addresses_);
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -41,6 +42,7 @@ int64_t MonotonicMs() {
 Shard::Shard(int index, SharedState* shared, std::shared_ptr<const Accounts> accounts)
     : index_(index),
       shared_(shared),
+      credentials_scratch_(std::make_unique<char[]>(shared->config->max_header_bytes)),
       accounts_(std::move(accounts)),
       pipes_(shared->config->pipe_size, shared->config->pipe_pool_idle),
       exits_(*shared->exits),
@@ -176,6 +178,7 @@ void Shard::Sweep() {
   for (auto& [id, tunnel] : tunnels_) {
     tunnel->CheckDeadline(now_ms_);
   }
+  PruneDnsWaiters();
 }
 
 void Shard::FreeFinishedTunnels() {
@@ -259,17 +262,53 @@ void Shard::Resolve(uint64_t tunnel_id, const std::string& host) {
     return;
   }
 
-  std::vector<uint64_t>& waiting = dns_waiting_[host];
-  waiting.push_back(tunnel_id);
-  if (waiting.size() > 1) {
+  DnsQuery& query = dns_waiting_[host];
+  query.tunnels.push_back(tunnel_id);
+  if (query.tunnels.size() > 1) {
     return;  // a query for this name is already on its way
   }
-  shared_->resolver->Resolve(host, [this](ResolveAnswer answer) {
+  query.cancel = std::make_shared<std::atomic<bool>>(false);
+  shared_->resolver->Resolve(host, query.cancel, [this](ResolveAnswer answer) {
     Post([this, answer = std::move(answer)]() mutable { OnResolved(std::move(answer)); });
   });
 }
 
+// Forgets tunnels that stopped waiting for a name (they timed out or went away); a name nobody
+// waits for any more is cancelled, so a queue of dead lookups cannot hold up live ones.
+void Shard::PruneDnsWaiters() {
+  for (auto it = dns_waiting_.begin(); it != dns_waiting_.end();) {
+    std::vector<uint64_t>& tunnels = it->second.tunnels;
+    tunnels.erase(std::remove_if(tunnels.begin(), tunnels.end(),
+                                 [this](uint64_t id) {
+                                   auto tunnel = tunnels_.find(id);
+                                   return tunnel == tunnels_.end() || !tunnel->second->resolving();
+                                 }),
+                  tunnels.end());
+    if (tunnels.empty()) {
+      it->second.cancel->store(true, std::memory_order_release);
+      dns_waiting_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Shard::OnResolved(ResolveAnswer answer) {
+  if (answer.error == kResolverAbandoned || answer.error == kResolverBusy) {
+    // Says nothing about the name: not cached. Busy is answered to whoever still waits.
+    auto waiting = dns_waiting_.extract(answer.host);
+    if (waiting.empty()) {
+      return;
+    }
+    DnsEntry transient{.error = answer.error};
+    for (uint64_t tunnel_id : waiting.mapped().tunnels) {
+      auto tunnel = tunnels_.find(tunnel_id);
+      if (tunnel != tunnels_.end()) {
+        tunnel->second->OnResolved(transient);
+      }
+    }
+    return;
+  }
   if (dns_cache_.size() >= kMaxDnsCacheEntries) {
     absl::erase_if(dns_cache_,
                    [this](const auto& entry) { return entry.second.expires_ms <= now_ms_; });
@@ -288,7 +327,7 @@ void Shard::OnResolved(ResolveAnswer answer) {
   if (waiting.empty()) {
     return;
   }
-  for (uint64_t tunnel_id : waiting.mapped()) {
+  for (uint64_t tunnel_id : waiting.mapped().tunnels) {
     auto tunnel = tunnels_.find(tunnel_id);
     if (tunnel != tunnels_.end()) {
       tunnel->second->OnResolved(entry);

@@ -72,7 +72,7 @@ struct ShardStats {
 
 // A cached DNS answer, shared by the tunnels of one shard.
 struct DnsEntry {
-  int error = 0;  // getaddrinfo EAI_* code, 0 on success
+  int error = 0;  // 0, or a ResolveAnswer error (see ResolveErrorText)
   std::vector<net::SocketAddress> addresses;
   int64_t expires_ms = 0;
 };
@@ -163,6 +163,7 @@ class Shard {
   void Retire(Tunnel* tunnel);
   void Resolve(uint64_t tunnel_id, const std::string& host);
   void OnResolved(ResolveAnswer answer);
+  void PruneDnsWaiters();
   routing::SelectionResult SelectExit(const routing::RoutingIntent& intent, routing::Pool pool);
   const routing::PlaceDictionary& places();
   bool LogAllowed(uint64_t* dropped) { return warn_limiter_.Allow(now_ms_, dropped); }
@@ -173,7 +174,7 @@ class Shard {
   // Scratch space for the handshake of one tunnel at a time (the shard thread runs one at a
   // time): a parsed HTTP head is ~3.5 KiB, too much to keep per tunnel.
   net::HttpRequestHead http_head_;
-  char credentials_scratch_[768];
+  std::unique_ptr<char[]> credentials_scratch_;  // max_header_bytes: decoded Basic credentials
 
   // The relay's copy path when no descriptor is left for a pipe (net/relay.h).
   char copy_buffer_[64 * 1024];
@@ -200,7 +201,11 @@ class Shard {
   std::vector<uint64_t> retired_;
 
   absl::flat_hash_map<std::string, DnsEntry> dns_cache_;
-  absl::flat_hash_map<std::string, std::vector<uint64_t>> dns_waiting_;
+  struct DnsQuery {
+    std::vector<uint64_t> tunnels;  // ids of the tunnels waiting for the answer
+    ResolveCancel cancel;
+  };
+  absl::flat_hash_map<std::string, DnsQuery> dns_waiting_;
 
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;

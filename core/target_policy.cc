@@ -57,8 +57,18 @@ bool IsNonPublicIpv6(const in6_addr& address) {
   if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) {
     return true;  // unspecified, loopback
   }
-  if (std::memcmp(b, kMappedPrefix, 12) == 0 || std::memcmp(b, kNat64Prefix, 12) == 0) {
+  // Forms that carry an IPv4 address are judged by it: mapped (::ffff:0:0/96), the deprecated
+  // compatible form (::/96, which some stacks still route as IPv4), and NAT64 (64:ff9b::/96).
+  if (std::memcmp(b, kMappedPrefix, 12) == 0 || std::memcmp(b, kNat64Prefix, 12) == 0 ||
+      std::memcmp(b, kZero, 12) == 0) {
     return IsNonPublicIpv4(Ipv4At(b + 12));
+  }
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 &&
+      b[5] == 0x01) {
+    return true;  // local-use NAT64 (64:ff9b:1::/48): translates into the operator's network
+  }
+  if (b[0] == 0x20 && b[1] == 0x02) {
+    return IsNonPublicIpv4(Ipv4At(b + 2));  // 6to4 (2002::/16) embeds the IPv4 after the prefix
   }
   if ((b[0] & 0xfe) == 0xfc) {
     return true;  // unique local, includes fd00:ec2::254
@@ -101,9 +111,37 @@ bool TargetPolicy::PortAllowed(uint16_t port) const {
              config_.allowed_ports.end();
 }
 
+void TargetPolicy::SetOwnListeners(std::vector<net::SocketAddress> listeners) {
+  own_listeners_ = std::move(listeners);
+}
+
+bool TargetPolicy::IsOwnListener(const net::SocketAddress& target) const {
+  for (const net::SocketAddress& listener : own_listeners_) {
+    if (listener.port() != target.port()) {
+      continue;
+    }
+    std::string listener_ip = listener.IpString();
+    std::string target_ip = target.IpString();
+    if (listener_ip == target_ip) {
+      return true;
+    }
+    bool wildcard = listener_ip == "0.0.0.0" || listener_ip == "::";
+    bool loopback = target_ip.rfind("127.", 0) == 0 || target_ip == "::1" ||
+                    target_ip == "0.0.0.0" || target_ip == "::" ||
+                    target_ip.rfind("::ffff:127.", 0) == 0;
+    if (wildcard && loopback) {
+      return true;
+    }
+  }
+  return false;
+}
+
 TargetVerdict TargetPolicy::Check(const net::SocketAddress& target) const {
   if (!PortAllowed(target.port())) {
     return TargetVerdict::kPortDenied;
+  }
+  if (IsOwnListener(target)) {
+    return TargetVerdict::kOwnListener;
   }
   if (!config_.allow_private && IsNonPublicAddress(target)) {
     return TargetVerdict::kPrivateAddress;
@@ -119,6 +157,8 @@ std::string_view TargetPolicy::VerdictText(TargetVerdict verdict) {
       return "non-public address";
     case TargetVerdict::kPortDenied:
       return "port not allowed";
+    case TargetVerdict::kOwnListener:
+      return "listener of this proxy";
   }
   return "denied";
 }

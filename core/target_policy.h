@@ -28,11 +28,20 @@ enum class TargetVerdict : uint8_t {
   kAllowed,
   kPrivateAddress,
   kPortDenied,
+  kOwnListener,  // a tunnel back into the proxy itself would loop
 };
 
 class TargetPolicy {
  public:
   explicit TargetPolicy(TargetPolicyConfig config);
+
+  // The proxy's own listening addresses, refused as targets whatever allow_private says: a
+  // tunnel into the proxy turns one client connection into a chain of them. Call before the
+  // policy is shared (it is not synchronized). A listener on 0.0.0.0 or :: also covers the
+  // loopback addresses with its port.
+  // TODO: other local addresses behind a wildcard listener are not refused; listing the host's
+  // interfaces (getifaddrs) at start-up would cover them.
+  void SetOwnListeners(std::vector<net::SocketAddress> listeners);
 
   TargetVerdict Check(const net::SocketAddress& target) const;
 
@@ -43,7 +52,10 @@ class TargetPolicy {
   static std::string_view VerdictText(TargetVerdict verdict);
 
  private:
+  bool IsOwnListener(const net::SocketAddress& target) const;
+
   TargetPolicyConfig config_;
+  std::vector<net::SocketAddress> own_listeners_;
 };
 
 // True when `address` is in one of the ranges the default policy refuses.

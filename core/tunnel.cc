@@ -198,10 +198,13 @@ void Tunnel::OnClientReadable() {
     } else if (first == 0x16) {
       Finish(ErrorToken::kBadRequest, "TLS to the proxy is not served on this listener");
       return;
-    } else if (listener_.http) {
+    } else if (first == 0x04) {
+      Finish(ErrorToken::kBadRequest, "SOCKS4 is not served; use SOCKS5");
+      return;
+    } else if (listener_.http && net::IsHttpTokenChar(static_cast<char>(first))) {
       protocol_ = Protocol::kHttp;
     } else {
-      Finish(ErrorToken::kBadRequest, "not a SOCKS5 greeting");
+      Finish(ErrorToken::kBadRequest, "first byte starts none of the protocols served here");
       return;
     }
   }
@@ -239,8 +242,8 @@ void Tunnel::HandleHttp() {
   }
   std::string_view user;
   std::string_view password;
-  if (!net::DecodeBasicCredentials(head.proxy_authorization, shard_.credentials_scratch_,
-                                   sizeof(shard_.credentials_scratch_), &user, &password)) {
+  if (!net::DecodeBasicCredentials(head.proxy_authorization, shard_.credentials_scratch_.get(),
+                                   config.max_header_bytes, &user, &password)) {
     Refuse(ErrorToken::kAuthFailed, "Proxy-Authorization is not valid Basic credentials");
     return;
   }
@@ -478,10 +481,7 @@ void Tunnel::OnResolved(const DnsEntry& entry) {
     return;
   }
   if (entry.error != 0) {
-    Refuse(
-        ErrorToken::kDnsFailed,
-        fmt::format("{}: {}", target_,
-                    entry.error == EAI_AGAIN ? "resolution timed out" : gai_strerror(entry.error)));
+    Refuse(ErrorToken::kDnsFailed, fmt::format("{}: {}", target_, ResolveErrorText(entry.error)));
     return;
   }
 

@@ -62,6 +62,7 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   void Abort();
 
   uint64_t id() const { return id_; }
+  bool resolving() const { return phase_ == Phase::kResolving; }
 
   // net::CompletionHandler
   void OnCompletion(unsigned tag, int32_t res, uint32_t flags) override;

@@ -39,7 +39,7 @@ TEST(TargetPolicy, RefusesNonPublicRangesByDefault) {
 TEST(TargetPolicy, AllowsPublicAddresses) {
   TargetPolicy policy(TargetPolicyConfig{});
   for (std::string_view ip : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "11.0.0.1",
-                              "2606:4700::1111", "::ffff:8.8.8.8"}) {
+                              "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"}) {
     EXPECT_EQ(policy.Check(Address(ip)), TargetVerdict::kAllowed) << ip;
   }
 }
@@ -56,6 +56,16 @@ TEST(TargetPolicy, AllowedPortsListRestrictsPorts) {
   EXPECT_TRUE(policy.PortAllowed(443));
   EXPECT_FALSE(policy.PortAllowed(22));
   EXPECT_EQ(policy.Check(Address("8.8.8.8", 22)), TargetVerdict::kPortDenied);
+}
+
+TEST(TargetPolicy, RefusesTheProxysOwnListenersEvenWhenPrivateTargetsAreAllowed) {
+  TargetPolicy policy(TargetPolicyConfig{.allow_private = true});
+  policy.SetOwnListeners({Address("127.0.0.1", 8000), Address("0.0.0.0", 1080)});
+  EXPECT_EQ(policy.Check(Address("127.0.0.1", 8000)), TargetVerdict::kOwnListener);
+  EXPECT_EQ(policy.Check(Address("127.0.0.1", 8001)), TargetVerdict::kAllowed);
+  EXPECT_EQ(policy.Check(Address("127.0.0.5", 1080)), TargetVerdict::kOwnListener);
+  EXPECT_EQ(policy.Check(Address("::1", 1080)), TargetVerdict::kOwnListener);
+  EXPECT_EQ(policy.Check(Address("10.1.1.1", 1080)), TargetVerdict::kAllowed);
 }
 
 }  // namespace

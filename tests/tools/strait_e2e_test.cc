@@ -194,6 +194,8 @@ TEST_P(StraitRefusals, AnswersWithTheStatusAndReasonOfTheErrorTable) {
   std::string target = c.target;
   if (target == "{who}") {
     target = "127.0.0.1:" + std::to_string(who_->port());
+  } else if (target == "{self}") {
+    target = "127.0.0.1:" + std::to_string(daemon_->port());
   }
   Connection connection(daemon_->port());
   std::string request = c.user.empty()
@@ -247,6 +249,9 @@ INSTANTIATE_TEST_SUITE_P(
                     "strait; error=destination_unavailable; details=\"no_exit: "},
         RefusalCase{"TargetRefused", "alice", "wonder:land", "127.0.0.1:" + ClosedPort(), 502,
                     "strait; error=connection_refused; details=\"target_refused: "},
+        RefusalCase{"TunnelIntoTheProxyItself", "alice", "wonder:land", "{self}", 403,
+                    "strait; error=destination_ip_prohibited; details=\"policy_denied: target "
+                    "127.0.0.1 is a listener of this proxy"},
         RefusalCase{"MalformedTarget", "alice", "wonder:land", "127.0.0.1", 400,
                     "strait; error=http_request_error; details=\"bad_request: "}),
     [](const ::testing::TestParamInfo<RefusalCase>& info) { return info.param.name; });
