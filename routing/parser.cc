@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "routing/internal/siphash.h"
+#include "routing/internal/us_states.h"
 
 namespace strait::routing {
 namespace {
@@ -526,6 +527,14 @@ void Parser::Emit(size_t account_end, RoutingIntent* intent) const {
   intent->city = Seen(Key::kCity) ? place_ids_[static_cast<int>(PlaceKind::kCity)] : kAnyPlace;
   intent->zip = Seen(Key::kZip) ? place_ids_[static_cast<int>(PlaceKind::kZip)] : kAnyPlace;
   intent->state_text = ValueOf(Key::kState);
+  if (intent->state == kUnknownPlace && country_ == CountryCode::FromLowerLetters('u', 's')) {
+    // A USPS code (`state_fl`) stands for the state's name unless the exits file itself uses
+    // the code. The text stays as written, so the canonical form is never longer than the input.
+    std::string_view name = internal::UsStateName(intent->state_text);
+    if (!name.empty()) {
+      intent->state = places_.FindNormalized(PlaceKind::kState, name);
+    }
+  }
   intent->city_text = ValueOf(Key::kCity);
   intent->zip_text = ValueOf(Key::kZip);
 

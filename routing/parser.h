@@ -18,7 +18,8 @@
 //
 //   key        value                                      rule
 //   c          two letters, an ISO 3166-1 alpha-2 code    stored lower case
-//   state      place name (below)                         needs c
+//   state      place name (below); with c_us also a       needs c
+//              USPS code (`fl` finds `florida`)
 //   city       place name                                 needs c
 //   zip        place name (letters, digits, '-')          needs c
 //   asn        1..4294967295, decimal, no leading zeros   no "as"/"AS" prefix: "asn_7018" only

@@ -112,6 +112,17 @@ TEST_F(RoutingParser, ParsesCountryAndState) {
   EXPECT_EQ(FormatRoutingIntent(intent), "alice_c_us_state_florida");
 }
 
+TEST_F(RoutingParser, TakesAUsStateCodeForTheStatesName) {
+  for (std::string_view input : {"alice_c_us_state_fl", "alice_state_FL_c_US"}) {
+    RoutingIntent intent = Parse(input);
+    EXPECT_EQ(intent.state, florida_) << input;
+    EXPECT_EQ(FormatRoutingIntent(intent), "alice_c_us_state_fl") << input;
+  }
+  // Only for the US, and only codes: elsewhere `fl` is just an unknown name.
+  EXPECT_EQ(Parse("alice_c_de_state_fl").state, kUnknownPlace);
+  EXPECT_EQ(Parse("alice_c_us_state_zz").state, kUnknownPlace);
+}
+
 TEST_F(RoutingParser, ParsesCountryAndZip) {
   RoutingIntent intent = Parse("alice_c_us_zip_32808");
   EXPECT_EQ(intent.country, kUs);
