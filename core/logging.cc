@@ -79,8 +79,11 @@ void ShutdownLogging() {
   if (process_log) {
     process_log->flush();
   }
-  access_log.reset();
+  // spdlog's periodic flusher and the async queue's thread hold the loggers: stop them first
+  // (shutdown joins them after the queue drains), then drop our references.
   spdlog::shutdown();
+  access_log.reset();
+  process_log.reset();
 }
 
 spdlog::logger& Log() {
