@@ -12,12 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -144,6 +147,18 @@ DaemonProcess::~DaemonProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  // Under the sanitizer configs the daemon is instrumented too; what it reports would otherwise
+  // vanish with its log.
+  if (!stderr_path_.empty()) {
+    std::string log = ReadFile(stderr_path_);
+    for (std::string_view marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                    "WARNING: ThreadSanitizer", "runtime error:"}) {
+      if (log.find(marker) != std::string::npos) {
+        ADD_FAILURE() << "the daemon reported \"" << marker << "\":\n" << log;
+        break;
+      }
+    }
+  }
 }
 
 bool DaemonProcess::Start(std::string config_toml, const std::vector<std::string>& extra_args,
@@ -206,8 +221,13 @@ int DaemonProcess::Terminate(int timeout_ms) {
   if (pid_ <= 0) {
     return -1;
   }
+  // The first SIGTERM drains, which waits for open tunnels; a second one stops at once.
   kill(pid_, SIGTERM);
-  int status = WaitWithTimeout(pid_, timeout_ms);
+  int status = WaitWithTimeout(pid_, std::min(timeout_ms, 3000));
+  if (status < 0) {
+    kill(pid_, SIGTERM);
+    status = WaitWithTimeout(pid_, timeout_ms);
+  }
   if (status >= 0) {
     pid_ = -1;
   }

@@ -50,7 +50,8 @@ class DaemonProcess {
   // Run the daemon through a launcher, e.g. {"/usr/bin/prlimit", "--nofile=64:64"}. Before Start.
   void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
 
-  // Sends SIGTERM and waits (at most `timeout_ms`) for the exit. Returns the exit status or -1.
+  // Sends SIGTERM, and a second one if the drain takes over 3 s; waits (at most `timeout_ms`)
+  // for the exit. Returns the wait status or -1.
   int Terminate(int timeout_ms = 10'000);
 
   // Waits (at most `timeout_ms`) for the daemon to exit on its own; returns the status or -1.
