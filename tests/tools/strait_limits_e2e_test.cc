@@ -281,6 +281,64 @@ TEST(StraitOperations, SighupAppliesAccountsAndExitsTogetherOrNotAtAll) {
   EXPECT_EQ(status_for("pw"), 407);
 }
 
+TEST(StraitOperations, StickySessionMovesWhenItsExitGoesAwayAndStrictOneFails) {
+  signal(SIGPIPE, SIG_IGN);
+  EchoServer echo;
+  DaemonProcess daemon;
+  std::string config = Config("max_tunnels = 10");
+  std::string two_exits =
+      "us-1,residential,us,,,,,0,1,direct:127.0.0.2\n"
+      "us-2,residential,us,,,,,0,1,direct:127.0.0.3\n";
+  config.replace(config.find("us-1,residential,us,,,,,0,1,direct:127.0.0.2\n"), 45, two_exits);
+  std::string error;
+  ASSERT_TRUE(daemon.Start(config, {}, &error)) << error;
+  auto connect = [&](std::string_view user) {
+    Connection connection(daemon.port());
+    connection.Send(ConnectRequest(echo.authority(), user, "pw"));
+    return connection.ReadHeadWithin(5000);
+  };
+
+  std::string first = connect("alice_s_keep_ttl_1h");
+  ASSERT_EQ(StatusCode(first), 200) << first;
+  std::string exit_id = testing::HeaderValue(first, "Proxy-Status");
+  // A strict session on the same exit (rotating picks spread, so a few ids find it).
+  std::string strict_user;
+  for (int i = 0; i < 40 && strict_user.empty(); ++i) {
+    std::string user = "alice_s_rigid" + std::to_string(i) + "_ttl_1h_strict";
+    if (testing::HeaderValue(connect(user), "Proxy-Status") == exit_id) {
+      strict_user = user;
+    }
+  }
+  ASSERT_FALSE(strict_user.empty());
+  ASSERT_TRUE(exit_id == "strait; next-hop=us-1" || exit_id == "strait; next-hop=us-2") << exit_id;
+  EXPECT_EQ(testing::HeaderValue(connect("alice_s_keep_ttl_1h"), "Proxy-Status"), exit_id);
+
+  // Take both sessions' exits away (at most two distinct ones): reload with only the other.
+  bool keep_on_us1 = exit_id.ends_with("us-1");
+  std::string remaining = keep_on_us1 ? "us-2,residential,us,,,,,0,1,direct:127.0.0.3\n"
+                                      : "us-1,residential,us,,,,,0,1,direct:127.0.0.2\n";
+  std::string reloaded = config;
+  reloaded.replace(reloaded.find(two_exits), two_exits.size(), remaining);
+  testing::WriteFile(daemon.config_path(), reloaded);
+  kill(daemon.pid(), SIGHUP);
+  usleep(300'000);
+
+  std::string moved = connect("alice_s_keep_ttl_1h");
+  EXPECT_EQ(StatusCode(moved), 200) << moved;
+  EXPECT_EQ(testing::HeaderValue(moved, "Proxy-Status"), std::string("strait; next-hop=") +
+                                                             (keep_on_us1 ? "us-2" : "us-1") +
+                                                             "; details=\"session_moved\"");
+  // It stays on the new exit, and says so only once.
+  EXPECT_EQ(testing::HeaderValue(connect("alice_s_keep_ttl_1h"), "Proxy-Status"),
+            std::string("strait; next-hop=") + (keep_on_us1 ? "us-2" : "us-1"));
+
+  std::string gone = connect(strict_user);
+  EXPECT_EQ(StatusCode(gone), 502) << gone;
+  EXPECT_NE(gone.find("error=destination_unavailable; details=\"session_exit_gone"),
+            std::string::npos)
+      << gone;
+}
+
 TEST(StraitOperations, CheckConfigRefusesAnExitSourceThisHostDoesNotHave) {
   std::string directory = testing::MakeTempDirectory("check");
   std::string config = Config("max_tunnels = 10");
