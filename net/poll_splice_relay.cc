@@ -35,18 +35,9 @@ int SpliceOnce(int in_fd, int out_fd, size_t length) {
 
 }  // namespace
 
-PollSpliceRelay::PollSpliceRelay(const RelayEnvironment& env, int client_fd, int target_fd,
-                                 RelayObserver* observer)
-    : env_(env), observer_(observer) {
-  directions_[0].ends = {client_fd, target_fd, RelaySide::kClient, RelaySide::kTarget};
-  directions_[0].byte_counter = &client_to_target_bytes_;
-  directions_[1].ends = {target_fd, client_fd, RelaySide::kTarget, RelaySide::kClient};
-  directions_[1].byte_counter = &target_to_client_bytes_;
-}
-
 PollSpliceRelay::~PollSpliceRelay() {
   STRAIT_DCHECK(in_flight_ == 0);
-  for (Direction& direction : directions_) {
+  for (auto& direction : directions_) {
     if (direction.pipe.valid()) {
       env_.pipes->Discard(direction.pipe);
     }
@@ -67,8 +58,8 @@ void PollSpliceRelay::Abort(bool reset_peers) {
   finishing_ = true;
   outcome_.aborted = true;
   if (reset_peers) {
-    SetLingerZero(directions_[0].ends.src_fd);
-    SetLingerZero(directions_[0].ends.dst_fd);
+    SetLingerZero(directions_[0].src_fd);
+    SetLingerZero(directions_[0].dst_fd);
   }
   CancelArmedPolls();
   MaybeFinish();
@@ -76,7 +67,7 @@ void PollSpliceRelay::Abort(bool reset_peers) {
 
 void PollSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/) {
   int index = static_cast<int>(tag / kTagsPerDirection);
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   if (tag % kTagsPerDirection == 0) {
     direction.readable_armed = false;
   } else {
@@ -99,7 +90,7 @@ void PollSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
 // Moves bytes for one direction until a socket would block, the source ends, or the per-pump
 // budget is spent; then arms the one poll that will resume it.
 void PollSpliceRelay::Pump(int index) {
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   if (finishing_ || direction.done) {
     return;
   }
@@ -107,15 +98,14 @@ void PollSpliceRelay::Pump(int index) {
 
   for (int round = 0; round < kMaxSplicesPerPump; ++round) {
     if (direction.bytes_in_pipe > 0) {
-      int written =
-          SpliceOnce(direction.pipe.read_fd, direction.ends.dst_fd, direction.bytes_in_pipe);
+      int written = SpliceOnce(direction.pipe.read_fd, direction.dst_fd, direction.bytes_in_pipe);
       if (written == -EAGAIN) {
         // Backpressure: the source is not read again until the destination drains.
         ArmPoll(index, /*writable=*/true);
         return;
       }
       if (written < 0) {
-        Fail(direction.ends.dst_side, written);
+        Fail(direction.dst_side, written);
         return;
       }
       direction.bytes_in_pipe -= static_cast<size_t>(written);
@@ -137,8 +127,8 @@ void PollSpliceRelay::Pump(int index) {
     }
     if (direction.src_eof) {
       // Pass the half-close on; the other direction may still carry the answer.
-      if (shutdown(direction.ends.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
-        Fail(direction.ends.dst_side, -errno);
+      if (shutdown(direction.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+        Fail(direction.dst_side, -errno);
         return;
       }
       direction.done = true;
@@ -160,9 +150,8 @@ void PollSpliceRelay::Pump(int index) {
       Fail(RelaySide::kInternal, leased);
       return;
     }
-    size_t wanted =
-        static_cast<size_t>(std::min<uint64_t>(env_.pipes->pipe_capacity(), direction.read_budget));
-    int read = SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, wanted);
+    size_t wanted = ReadLength(direction, env_.pipes->pipe_capacity());
+    int read = SpliceOnce(direction.src_fd, direction.pipe.write_fd, wanted);
     if (read == -EAGAIN) {
       env_.pipes->Return(direction.pipe);
       direction.pipe = Pipe{};
@@ -170,7 +159,7 @@ void PollSpliceRelay::Pump(int index) {
       return;
     }
     if (read < 0) {
-      Fail(direction.ends.src_side, read);
+      Fail(direction.src_side, read);
       return;
     }
     if (read == 0) {
@@ -178,9 +167,7 @@ void PollSpliceRelay::Pump(int index) {
       continue;
     }
     direction.bytes_in_pipe = static_cast<size_t>(read);
-    if (direction.read_budget != UINT64_MAX) {
-      direction.read_budget -= static_cast<uint64_t>(read);
-    }
+    ChargeBudget(direction, static_cast<uint64_t>(read));
   }
 
   ArmPoll(index, /*writable=*/direction.bytes_in_pipe > 0);
@@ -190,14 +177,14 @@ void PollSpliceRelay::Pump(int index) {
 // then drop exactly that much from the source. Returns true when the pump may go on (bytes moved
 // or the source ended), false when it armed a poll or failed the relay.
 bool PollSpliceRelay::CopyWithoutPipe(int index) {
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   ssize_t peeked =
-      recv(direction.ends.src_fd, env_.copy_buffer, env_.copy_buffer_size, MSG_PEEK | MSG_DONTWAIT);
+      recv(direction.src_fd, env_.copy_buffer, env_.copy_buffer_size, MSG_PEEK | MSG_DONTWAIT);
   if (peeked < 0) {
     if (errno == EAGAIN) {
       ArmPoll(index, /*writable=*/false);
     } else {
-      Fail(direction.ends.src_side, -errno);
+      Fail(direction.src_side, -errno);
     }
     return false;
   }
@@ -206,33 +193,30 @@ bool PollSpliceRelay::CopyWithoutPipe(int index) {
     return true;
   }
 
-  ssize_t sent = send(direction.ends.dst_fd, env_.copy_buffer, static_cast<size_t>(peeked),
+  ssize_t sent = send(direction.dst_fd, env_.copy_buffer, static_cast<size_t>(peeked),
                       MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent < 0) {
     if (errno == EAGAIN) {
       ArmPoll(index, /*writable=*/true);
     } else {
-      Fail(direction.ends.dst_side, -errno);
+      Fail(direction.dst_side, -errno);
     }
     return false;
   }
   // MSG_TRUNC on a TCP socket discards the bytes instead of copying them out.
-  recv(direction.ends.src_fd, env_.copy_buffer, static_cast<size_t>(sent),
-       MSG_TRUNC | MSG_DONTWAIT);
+  recv(direction.src_fd, env_.copy_buffer, static_cast<size_t>(sent), MSG_TRUNC | MSG_DONTWAIT);
   *direction.byte_counter += static_cast<uint64_t>(sent);
-  if (direction.read_budget != UINT64_MAX) {
-    direction.read_budget -= static_cast<uint64_t>(sent);
-  }
+  ChargeBudget(direction, static_cast<uint64_t>(sent));
   return true;
 }
 
 void PollSpliceRelay::ArmPoll(int index, bool writable) {
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   bool& armed = writable ? direction.writable_armed : direction.readable_armed;
   if (armed) {
     return;
   }
-  int fd = writable ? direction.ends.dst_fd : direction.ends.src_fd;
+  int fd = writable ? direction.dst_fd : direction.src_fd;
   io_uring_sqe* sqe = env_.ring->NextSqe();
   io_uring_prep_poll_add(sqe, fd, writable ? POLLOUT : POLLIN);
   Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection + writable);
@@ -251,8 +235,7 @@ void PollSpliceRelay::Fail(RelaySide side, int error) {
   // A reset from one peer is passed on as a reset to the other, not as a clean close that
   // would make a truncated transfer look complete.
   if (error == -ECONNRESET || error == -EPIPE) {
-    int other_fd =
-        side == RelaySide::kClient ? directions_[0].ends.dst_fd : directions_[0].ends.src_fd;
+    int other_fd = side == RelaySide::kClient ? directions_[0].dst_fd : directions_[0].src_fd;
     SetLingerZero(other_fd);
   }
   CancelArmedPolls();
@@ -261,7 +244,7 @@ void PollSpliceRelay::Fail(RelaySide side, int error) {
 
 void PollSpliceRelay::CancelArmedPolls() {
   for (int index = 0; index < 2; ++index) {
-    const Direction& direction = directions_[index];
+    const auto& direction = directions_[index];
     for (bool writable : {false, true}) {
       bool armed = writable ? direction.writable_armed : direction.readable_armed;
       if (!armed) {
@@ -274,17 +257,6 @@ void PollSpliceRelay::CancelArmedPolls() {
       Ring::SetNoHandler(sqe);
     }
   }
-}
-
-void PollSpliceRelay::MaybeFinish() {
-  if (finished_ || in_flight_ > 0) {
-    return;
-  }
-  if (!finishing_ && !(directions_[0].done && directions_[1].done)) {
-    return;
-  }
-  finished_ = true;
-  observer_->OnRelayFinished(outcome_);
 }
 
 }  // namespace strait::net::internal

@@ -28,18 +28,9 @@ constexpr unsigned kTagsPerDirection = 2;
 
 }  // namespace
 
-RingSpliceRelay::RingSpliceRelay(const RelayEnvironment& env, int client_fd, int target_fd,
-                                 RelayObserver* observer)
-    : env_(env), observer_(observer), client_fd_(client_fd), target_fd_(target_fd) {
-  directions_[0].ends = {client_fd, target_fd, RelaySide::kClient, RelaySide::kTarget};
-  directions_[0].byte_counter = &client_to_target_bytes_;
-  directions_[1].ends = {target_fd, client_fd, RelaySide::kTarget, RelaySide::kClient};
-  directions_[1].byte_counter = &target_to_client_bytes_;
-}
-
 RingSpliceRelay::~RingSpliceRelay() {
   STRAIT_DCHECK(in_flight_ == 0);
-  for (Direction& direction : directions_) {
+  for (auto& direction : directions_) {
     ClosePipe(direction.pipe);
   }
 }
@@ -48,7 +39,7 @@ void RingSpliceRelay::Start() {
   last_activity_ms_ = *env_.now_ms;
   directions_[0].read_budget = client_to_target_budget_;
   for (int index = 0; index < 2; ++index) {
-    Direction& direction = directions_[index];
+    auto& direction = directions_[index];
     int res = CreatePipe(/*non_blocking=*/false, env_.ring_pipe_size, &direction.pipe,
                          &direction.pipe_capacity);
     if (res < 0) {
@@ -81,26 +72,25 @@ void RingSpliceRelay::Abort(bool reset_peers) {
 }
 
 void RingSpliceRelay::SubmitSpliceIn(int index) {
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   if (direction.read_budget == 0) {
     // All this direction may carry is forwarded: stop reading, pass no FIN on.
     direction.done = true;
     MaybeFinish();
     return;
   }
-  size_t wanted =
-      static_cast<size_t>(std::min<uint64_t>(direction.pipe_capacity, direction.read_budget));
+  size_t wanted = ReadLength(direction, direction.pipe_capacity);
   io_uring_sqe* sqe = env_.ring->NextSqe();
-  io_uring_prep_splice(sqe, direction.ends.src_fd, -1, direction.pipe.write_fd, -1,
+  io_uring_prep_splice(sqe, direction.src_fd, -1, direction.pipe.write_fd, -1,
                        static_cast<unsigned>(wanted), SPLICE_F_MOVE);
   Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection);
   ++in_flight_;
 }
 
 void RingSpliceRelay::SubmitSpliceOut(int index) {
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
   io_uring_sqe* sqe = env_.ring->NextSqe();
-  io_uring_prep_splice(sqe, direction.pipe.read_fd, -1, direction.ends.dst_fd, -1,
+  io_uring_prep_splice(sqe, direction.pipe.read_fd, -1, direction.dst_fd, -1,
                        static_cast<unsigned>(direction.bytes_in_pipe), SPLICE_F_MOVE);
   Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection + 1);
   ++in_flight_;
@@ -110,7 +100,7 @@ void RingSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
   --in_flight_;
   int index = static_cast<int>(tag / kTagsPerDirection);
   bool was_write = tag % kTagsPerDirection == 1;
-  Direction& direction = directions_[index];
+  auto& direction = directions_[index];
 
   if (finishing_) {
     MaybeFinish();
@@ -119,7 +109,7 @@ void RingSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
   last_activity_ms_ = *env_.now_ms;
 
   if (res < 0) {
-    Fail(was_write ? direction.ends.dst_side : direction.ends.src_side, res);
+    Fail(was_write ? direction.dst_side : direction.src_side, res);
     return;
   }
 
@@ -140,8 +130,8 @@ void RingSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
   }
 
   if (res == 0) {
-    if (shutdown(direction.ends.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
-      Fail(direction.ends.dst_side, -errno);
+    if (shutdown(direction.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+      Fail(direction.dst_side, -errno);
       return;
     }
     direction.done = true;
@@ -149,9 +139,7 @@ void RingSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
     return;
   }
   direction.bytes_in_pipe = static_cast<size_t>(res);
-  if (direction.read_budget != UINT64_MAX) {
-    direction.read_budget -= static_cast<uint64_t>(res);
-  }
+  ChargeBudget(direction, static_cast<uint64_t>(res));
   SubmitSpliceOut(index);
 }
 
@@ -174,23 +162,12 @@ void RingSpliceRelay::Fail(RelaySide side, int error) {
 // needs SHUT_WR, which queues a FIN behind the unsent bytes; on a reset path the socket already
 // has SO_LINGER 0, so its close() discards that queue and sends a reset instead.
 void RingSpliceRelay::WakeBlockedSplices() {
-  for (const Direction& direction : directions_) {
-    shutdown(direction.ends.src_fd, SHUT_RD);
+  for (const auto& direction : directions_) {
+    shutdown(direction.src_fd, SHUT_RD);
     if (direction.bytes_in_pipe > 0) {
-      shutdown(direction.ends.dst_fd, SHUT_WR);
+      shutdown(direction.dst_fd, SHUT_WR);
     }
   }
-}
-
-void RingSpliceRelay::MaybeFinish() {
-  if (finished_ || in_flight_ > 0) {
-    return;
-  }
-  if (!finishing_ && !(directions_[0].done && directions_[1].done)) {
-    return;
-  }
-  finished_ = true;
-  observer_->OnRelayFinished(outcome_);
 }
 
 }  // namespace strait::net::internal
