@@ -42,7 +42,8 @@ int64_t MonotonicMs() {
 Shard::Shard(int index, SharedState* shared, std::shared_ptr<const Accounts> accounts)
     : index_(index),
       shared_(shared),
-      credentials_scratch_(std::make_unique<char[]>(shared->config->max_header_bytes)),
+      credentials_scratch_(
+          std::make_unique_for_overwrite<char[]>(shared->config->max_header_bytes)),
       accounts_(std::move(accounts)),
       pipes_(shared->config->pipe_size, shared->config->pipe_pool_idle),
       exits_(*shared->exits),

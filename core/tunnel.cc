@@ -148,7 +148,7 @@ void Tunnel::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/) {
 
 bool Tunnel::EnsureBufferSpace() {
   if (!buffer_) {
-    buffer_ = std::make_unique<char[]>(kInitialBufferBytes);
+    buffer_ = std::make_unique_for_overwrite<char[]>(kInitialBufferBytes);
     buffer_capacity_ = kInitialBufferBytes;
   }
   if (buffer_length_ < buffer_capacity_) {
@@ -159,7 +159,7 @@ bool Tunnel::EnsureBufferSpace() {
     return false;
   }
   size_t grown = std::min(buffer_capacity_ * 2, limit);
-  auto bigger = std::make_unique<char[]>(grown);
+  auto bigger = std::make_unique_for_overwrite<char[]>(grown);
   std::memcpy(bigger.get(), buffer_.get(), buffer_length_);
   buffer_ = std::move(bigger);
   buffer_capacity_ = grown;
