@@ -144,6 +144,16 @@ def stop(process, timeout_s=6):
                 pass
 
 
+def port_busy(port):
+    """True when something already accepts on 127.0.0.1:port. A second daemon there (with
+    SO_REUSEPORT) would take part of the connections and skew every figure."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(port, process, timeout_s=15):
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -678,6 +688,9 @@ def main():
         proxies = [p for p in proxies if p.name in wanted or p.name == "direct"]
     peer_names = [p.name for p in proxies if p.kind != "direct" and not p.strait]
 
+    busy = [p for p in range(19000, 19000 + TARGET_PORTS) if port_busy(p)]
+    if busy:
+        sys.exit(f"ports {busy} are already in use on 127.0.0.1: stop what listens there first")
     target = subprocess.Popen(args.nice_prefix + ["taskset", "-c", GENERATOR_CPU, args.load, "target", "--listen",
                                TARGET, "--ports", str(TARGET_PORTS), "--max-run-s", "3600"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -703,6 +716,11 @@ def main():
                           file=sys.stderr)
                     not_run.append(proxy.name)
                     continue
+            if port_busy(proxy.port):
+                print(f"{proxy.name}: 127.0.0.1:{proxy.port} is already in use; skipped",
+                      file=sys.stderr)
+                not_run.append(f"{proxy.name} (port {proxy.port} busy)")
+                continue
             command = args.nice_prefix + ["taskset", "-c", PROXY_CPU] + [
                 c.format(run=run) for c in proxy.command]
             log = open(os.path.join(run, f"{proxy.name}.log"), "w")
