@@ -618,7 +618,7 @@ def machine_notes(proxies, versions, args, started, finished, foreign):
         "Proxy CPU is utime+stime of the proxy's process tree from /proc/<pid>/stat (10 ms "
         "ticks); softirq time is not in it.",
     ]
-    return lines
+    return [f"- {line}" for line in lines]
 
 
 def write_readme(path, section_lines):
