@@ -245,7 +245,7 @@ absl::Status ReadSticky(TableReader& reader, Config* config) {
     }
     config->sticky_default_ttl_s = *seconds;
   }
-  if (auto status = reader.ReadInteger("capacity", &config->sticky_capacity, 1024, 1ll << 30);
+  if (auto status = reader.ReadInteger("capacity", &config->sticky_capacity, 16, 1ll << 30);
       !status.ok()) {
     return status;
   }
@@ -485,6 +485,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
   }
   if (absl::Status status = ReadAll(root, base_directory, &config); !status.ok()) {
     return status;
+  }
+  // Like the exits file, a relative access-log path is taken from the configuration's folder,
+  // not from wherever the daemon happens to be started.
+  if (!config.access_log.empty() && config.access_log != "-" && config.access_log[0] != '/' &&
+      !base_directory.empty()) {
+    config.access_log = fmt::format("{}/{}", base_directory, config.access_log);
   }
   return config;
 }

@@ -11,7 +11,9 @@
 //   [dns]       cache_ttl_s, threads
 //   [[listener]] address, protocols (["http", "socks5"]), pool
 //   [[account]] name, password | password_sha256
-//   [exits]     file (CSV, relative to the configuration file) | inline (CSV text)
+//   [exits]     file (CSV) | inline (CSV text)
+//
+// Relative paths (the exits file, the access log) are taken from the configuration's folder.
 //
 // Unknown keys are errors, so a typo cannot silently leave a default in force. Every error
 // names the file, the key and what was wrong.
@@ -43,7 +45,7 @@ struct Config {
   int shards = 0;  // 0: one per online CPU
   net::RelayStrategy relay = net::RelayStrategy::kPollSplice;
   size_t pipe_size = 256 * 1024;
-  size_t pipe_pool_idle = 256;
+  size_t pipe_pool_idle = 64;
   std::string access_log = "-";
   std::string log_level = "info";
   bool proxy_status = true;

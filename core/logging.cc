@@ -11,7 +11,30 @@ namespace {
 std::shared_ptr<spdlog::logger> process_log;
 std::shared_ptr<spdlog::logger> access_log;
 
+std::string Escape(std::string_view text, bool escape_spaces) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    bool plain =
+        byte > 0x20 && byte < 0x7f && c != '"' && c != '\\' && !(escape_spaces && c == '=');
+    if (plain || (!escape_spaces && c == ' ')) {
+      out.push_back(c);
+      continue;
+    }
+    out += "\\x";
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 15]);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string LogToken(std::string_view text) { return Escape(text, /*escape_spaces=*/true); }
+
+std::string LogQuoted(std::string_view text) { return Escape(text, /*escape_spaces=*/false); }
 
 absl::Status InitLogging(const std::string& level, const std::string& access_log_path) {
   spdlog::level::level_enum parsed = spdlog::level::from_str(level);

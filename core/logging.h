@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "spdlog/spdlog.h"
@@ -20,6 +21,12 @@ namespace strait::core {
 // Sets up both loggers. `level` is trace|debug|info|warn|error|off; `access_log` is "-" for
 // stdout, "" for none, else a file path (appended to).
 absl::Status InitLogging(const std::string& level, const std::string& access_log);
+
+// Client-supplied text made safe for one log line: bytes outside printable ASCII, and `"` and
+// `\`, become \xNN escapes, so no input can start a line or forge a field. LogToken also
+// escapes spaces and `=`, for `key=value` fields; LogQuoted keeps spaces, for `key="..."`.
+std::string LogToken(std::string_view text);
+std::string LogQuoted(std::string_view text);
 
 // Flushes and drops the loggers (at exit, so queued access lines reach the file).
 void ShutdownLogging();

@@ -2,6 +2,9 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "core/logging.h"
@@ -18,13 +21,15 @@ constexpr int kListenBacklog = 4096;
 constexpr size_t kReservedFds = 128;
 
 // An idle tunnel holds two sockets; one moving bytes also holds up to two pooled pipes (four
-// fds). Dividing the budget by 2.5 leaves room for a quarter of the tunnels to be moving bytes
-// in both directions at once; beyond that a pipe lease fails and only that tunnel ends.
-size_t TunnelsForFileLimit(size_t file_limit) {
-  if (file_limit <= kReservedFds * 2) {
+// fds), and every shard keeps up to `pipe_pool_idle` spare pipes. Dividing what is left by 2.2
+// leaves room for one tunnel in ten to be moving bytes in both directions at once; beyond that
+// a direction waits for a pipe (net/poll_splice_relay.cc) rather than failing.
+size_t TunnelsForFileLimit(size_t file_limit, size_t idle_pipe_fds) {
+  size_t reserved = kReservedFds + idle_pipe_fds;
+  if (file_limit <= reserved + 40) {
     return 16;
   }
-  return (file_limit - kReservedFds) * 2 / 5;
+  return (file_limit - reserved) * 5 / 11;
 }
 
 }  // namespace
@@ -53,15 +58,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   Config& cfg = server->config_;
 
   STRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const Accounts> accounts, BuildAccounts(cfg.accounts));
-  STRAIT_RETURN_IF_ERROR(server->LoadExits());
+  STRAIT_RETURN_IF_ERROR(server->LoadExits(cfg));
 
   int shard_count = cfg.shards > 0
                         ? cfg.shards
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
+  size_t idle_pipe_fds = 2 * cfg.pipe_pool_idle * static_cast<size_t>(shard_count);
   server->max_tunnels_ =
-      cfg.max_tunnels > 0 ? cfg.max_tunnels : TunnelsForFileLimit(files.rlim_cur);
+      cfg.max_tunnels > 0 ? cfg.max_tunnels : TunnelsForFileLimit(files.rlim_cur, idle_pipe_fds);
 
   server->sticky_ = std::make_unique<routing::AffinityTable>(cfg.sticky_capacity);
   server->resolver_ = std::make_unique<Resolver>(cfg.dns_threads);
@@ -72,8 +78,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   shared.resolver = server->resolver_.get();
   shared.policy = &server->policy_;
   shared.selector_options.default_sticky_ttl_s = cfg.sticky_default_ttl_s;
-  shared.max_tunnels_per_shard =
-      std::max<size_t>(1, server->max_tunnels_ / static_cast<size_t>(shard_count));
+  shared.max_tunnels = server->max_tunnels_;
+  shared.accept_pause_tunnels = server->max_tunnels_ + server->max_tunnels_ / 10 + 16;
 
   for (int i = 0; i < shard_count; ++i) {
     server->shards_.push_back(std::make_unique<Shard>(i, &server->shared_, accounts));
@@ -82,33 +88,71 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   return server;
 }
 
-absl::Status Server::LoadExits() {
+absl::StatusOr<std::vector<routing::ExitSpec>> ReadExitSpecs(const Config& config) {
   absl::StatusOr<std::vector<routing::ExitSpec>> specs =
-      config_.exits_file.empty()
-          ? routing::ParseExitsText(config_.exits_inline_csv,
-                                    fmt::format("{} [exits] inline", config_.origin))
-          : routing::ParseExitsFile(config_.exits_file);
+      config.exits_file.empty()
+          ? routing::ParseExitsText(config.exits_inline_csv,
+                                    fmt::format("{} [exits] inline", config.origin))
+          : routing::ParseExitsFile(config.exits_file);
   if (!specs.ok()) {
     return specs.status();
   }
+
+  // A source address this host does not have would fail every tunnel through the exit with
+  // EADDRNOTAVAIL; refuse the set now instead. Each distinct address is tried once.
+  std::vector<net::SocketAddress> checked;
   for (const routing::ExitSpec& spec : *specs) {
-    if (spec.egress.kind != routing::EgressKind::kDirect) {
+    const routing::Egress& egress = spec.egress;
+    if (egress.kind != routing::EgressKind::kDirect) {
       // TODO: upstream-proxy egress (HTTP CONNECT and SOCKS5 exits) is parsed but not served;
       // a tunnel would need an upstream handshake phase between connect and reply.
       return absl::UnimplementedError(fmt::format(
           "exit '{}': egress {} is an upstream proxy, which this build does not serve yet; "
           "use direct:<source address>",
-          spec.id, routing::DescribeEgress(spec.egress)));
+          spec.id, routing::DescribeEgress(egress)));
     }
+    if (egress.source_len == 0) {
+      continue;
+    }
+    net::SocketAddress source(reinterpret_cast<const sockaddr*>(&egress.source), egress.source_len);
+    if (std::find(checked.begin(), checked.end(), source) != checked.end()) {
+      continue;
+    }
+    int free = net::CheckAddressFree(source);
+    if (free < 0 && free != -EADDRINUSE) {
+      return absl::InvalidArgumentError(
+          fmt::format("exit '{}': source address {} cannot be used on this host: {}", spec.id,
+                      source.IpString(), std::strerror(-free)));
+    }
+    checked.push_back(source);
   }
-  return exits_.ReplaceAll(*std::move(specs));
+  return specs;
 }
 
-absl::Status Server::ReloadExits() { return LoadExits(); }
+absl::Status Server::LoadExits(const Config& config) {
+  STRAIT_ASSIGN_OR_RETURN(std::vector<routing::ExitSpec> specs, ReadExitSpecs(config));
+  return exits_.ReplaceAll(std::move(specs));
+}
+
+absl::Status Server::Reload(const Config& config) {
+  STRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const Accounts> accounts, BuildAccounts(config.accounts));
+  STRAIT_RETURN_IF_ERROR(LoadExits(config));
+  for (auto& shard : shards_) {
+    shard->SetAccounts(accounts);
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Server::OpenListeners() {
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
     net::SocketAddress address = config_.listeners[i].address;
+    if (address.port() != 0) {
+      if (int free = net::CheckAddressFree(address); free < 0) {
+        return absl::UnavailableError(fmt::format(
+            "listener {}: {}{}", address.ToString(), std::strerror(-free),
+            free == -EADDRINUSE ? " (another process, maybe another strait, listens there)" : ""));
+      }
+    }
     for (auto& shard : shards_) {
       int fd = net::ListenTcp(address, kListenBacklog, /*reuse_port=*/true);
       if (fd < 0) {
@@ -148,17 +192,6 @@ void Server::Stop() {
 void Server::Wait() {
   for (auto& shard : shards_) {
     shard->Join();
-  }
-}
-
-void Server::SetAccounts(const std::vector<AccountSpec>& accounts) {
-  absl::StatusOr<std::shared_ptr<const Accounts>> built = BuildAccounts(accounts);
-  if (!built.ok()) {
-    Log().error("accounts not replaced: {}", std::string(built.status().message()));
-    return;
-  }
-  for (auto& shard : shards_) {
-    shard->SetAccounts(*built);
   }
 }
 

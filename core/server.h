@@ -60,11 +60,10 @@ class Server {
   // Blocks until every shard has stopped.
   void Wait();
 
-  // Reloads the exits file (or inline exits) of the configuration; on error the previous set
-  // stays in force.
-  absl::Status ReloadExits();
-
-  void SetAccounts(const std::vector<AccountSpec>& accounts);
+  // Applies the accounts and exits of `config` (a re-read configuration file): both or neither.
+  // Listeners, policy, limits and timeouts keep their start-up values. On error nothing changes
+  // and the message says what was wrong.
+  absl::Status Reload(const Config& config);
 
   routing::ExitRegistry& exits() { return exits_; }
   const Config& config() const { return config_; }
@@ -86,7 +85,8 @@ class Server {
  private:
   explicit Server(Config config);
 
-  absl::Status LoadExits();
+  // Reads, checks and publishes the exits `config` names.
+  absl::Status LoadExits(const Config& config);
   absl::Status OpenListeners();
 
   Config config_;
@@ -101,6 +101,10 @@ class Server {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Resolver> resolver_;
 };
+
+// The exits a configuration names (file or inline CSV), checked for what this build can serve:
+// direct egress only, from a source address this host has.
+absl::StatusOr<std::vector<routing::ExitSpec>> ReadExitSpecs(const Config& config);
 
 // Accounts built from specs; fails on a duplicate or invalid name.
 absl::StatusOr<std::shared_ptr<const Accounts>> BuildAccounts(

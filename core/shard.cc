@@ -193,9 +193,13 @@ void Shard::AbortAllTunnels() {
   }
 }
 
+// Closing the listening sockets makes new connections fail fast (refused) instead of waiting
+// in a backlog nobody will accept from; connections already queued get a reset. The balancer
+// should have stopped sending before this (/readyz answers 503 while draining).
 void Shard::StopAccepting() {
   for (auto& listener : listeners_) {
     listener->Cancel();
+    listener->Close();
   }
 }
 
@@ -205,8 +209,7 @@ void Shard::UpdateAcceptPause() {
   if (draining_ || stop_requested_) {
     return;
   }
-  bool full =
-      shared_->max_tunnels_per_shard > 0 && tunnels_.size() >= shared_->max_tunnels_per_shard;
+  bool full = shared_->tunnels.load(std::memory_order_relaxed) >= shared_->accept_pause_tunnels;
   for (auto& listener : listeners_) {
     if (full && !listener->paused()) {
       listener->set_paused(true);
@@ -223,7 +226,11 @@ void Shard::OnAccepted(const Listener& /*listener*/, size_t listener_index, int 
   stats_.active.fetch_add(1, std::memory_order_relaxed);
   net::SetNoDelay(fd);
   uint64_t id = next_tunnel_id_++;
+  size_t tunnels = shared_->tunnels.fetch_add(1, std::memory_order_relaxed) + 1;
   auto tunnel = std::make_unique<Tunnel>(*this, id, fd, shared_->config->listeners[listener_index]);
+  if (tunnels > shared_->max_tunnels) {
+    tunnel->MarkOverLimit();
+  }
   Tunnel* raw = tunnel.get();
   tunnels_.emplace(id, std::move(tunnel));
   raw->Start();
@@ -346,7 +353,9 @@ void Shard::Listener::OnCompletion(unsigned tag, int32_t res, uint32_t flags) {
   }
   if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
     // Out of descriptors or memory: established tunnels keep going, new connections wait in
-    // the backlog until something frees up.
+    // the backlog until something frees up. Idle pooled pipes are descriptors too.
+    shard_.pipes_.Trim(0);
+    // The relay's copy path keeps established tunnels moving meanwhile.
     backoff_.tv_sec = 0;
     backoff_.tv_nsec = kAcceptBackoffMs * 1'000'000;
     io_uring_sqe* sqe = shard_.ring_.NextSqe();

@@ -48,7 +48,13 @@ struct SharedState {
   Resolver* resolver = nullptr;
   const TargetPolicy* policy = nullptr;
   routing::SelectorOptions selector_options;
-  size_t max_tunnels_per_shard = 0;
+
+  // The process-wide tunnel limit. Beyond it new connections are answered 429 limit_exceeded;
+  // beyond `accept_pause_tunnels` (a little higher, to leave room for those answers) shards stop
+  // accepting until tunnels end.
+  size_t max_tunnels = 0;
+  size_t accept_pause_tunnels = 0;
+  std::atomic<size_t> tunnels{0};  // accepted and not yet finished, all shards
 };
 
 // Counters a shard writes and anyone may read (relaxed; for tests, metrics and the admin API).
@@ -168,6 +174,9 @@ class Shard {
   // time): a parsed HTTP head is ~3.5 KiB, too much to keep per tunnel.
   net::HttpRequestHead http_head_;
   char credentials_scratch_[768];
+
+  // The relay's copy path when no descriptor is left for a pipe (net/relay.h).
+  char copy_buffer_[64 * 1024];
   std::shared_ptr<const Accounts> accounts_;
 
   net::Ring ring_;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/logging.h"
 #include "core/shard.h"
 #include "fmt/format.h"
 #include "net/socks5_codec.h"
@@ -250,8 +251,21 @@ void Tunnel::HandleHttp() {
   std::string_view early_data(buffer_.get() + parsed.head_length,
                               buffer_length_ - parsed.head_length);
   if (!is_connect_) {
-    // Absolute-form: the origin gets the request rewritten to origin-form, without the proxy's
-    // own and hop-by-hop headers, and the connection ends after one exchange.
+    // Absolute-form carries exactly one request: the head rewritten to origin-form (without
+    // the proxy's own and hop-by-hop headers) and a body of Content-Length bytes. Nothing the
+    // client sends after that may reach this origin: a second request would go to the wrong
+    // host with the proxy credentials in it.
+    if (head.has_transfer_encoding) {
+      Refuse(ErrorToken::kBadRequest,
+             "a request body with Transfer-Encoding cannot be forwarded; send Content-Length "
+             "or use CONNECT");
+      return;
+    }
+    uint64_t body_bytes = head.content_length > 0 ? static_cast<uint64_t>(head.content_length) : 0;
+    if (early_data.size() > body_bytes) {
+      early_data = early_data.substr(0, body_bytes);
+    }
+    body_bytes_after_head_ = body_bytes - early_data.size();
     target_prefix_.resize(net::MaxForwardedHeadBytes(parsed.head_length));
     size_t length =
         net::WriteForwardedRequestHead(head, target_prefix_.data(), target_prefix_.size());
@@ -393,6 +407,11 @@ void Tunnel::ProceedToTarget(std::string_view host, const net::HostAddress& addr
                              std::string_view early_data) {
   const TargetPolicy& policy = *shard_.shared_->policy;
   target_port_ = port;
+  if (over_limit_) {
+    Refuse(ErrorToken::kLimitExceeded,
+           fmt::format("too many tunnels (this proxy's limit is {})", shard_.shared_->max_tunnels));
+    return;
+  }
   if (!policy.PortAllowed(port)) {
     Refuse(ErrorToken::kPolicyDenied, fmt::format("port {} is not allowed", port));
     return;
@@ -421,6 +440,12 @@ void Tunnel::ProceedToTarget(std::string_view host, const net::HostAddress& addr
     case routing::SelectOutcome::kExitBusy:
       Refuse(ErrorToken::kLimitExceeded, selection.reason());
       return;
+  }
+  if (selection.session_not_stored) {
+    // Recording nothing would quietly make this sticky session rotating.
+    Refuse(ErrorToken::kLimitExceeded,
+           "the sticky-session table is full; no new session can be kept");
+    return;
   }
   lease_ = std::move(selection.lease);
   exit_id_ = lease_->id();
@@ -462,21 +487,29 @@ void Tunnel::OnResolved(const DnsEntry& entry) {
 
   const routing::Egress& egress = lease_->egress();
   int wanted_family = egress.source_len > 0 ? egress.source.ss_family : AF_UNSPEC;
+  const net::SocketAddress* denied = nullptr;
+  TargetVerdict denied_verdict = TargetVerdict::kAllowed;
   for (const net::SocketAddress& address : entry.addresses) {
-    if (wanted_family != AF_UNSPEC && address.family() != wanted_family) {
-      continue;
-    }
     net::SocketAddress target = address;
     target.set_port(target_port_);
     // Judged on the address actually connected to, so a name cannot smuggle a private target.
     TargetVerdict verdict = shard_.shared_->policy->Check(target);
     if (verdict != TargetVerdict::kAllowed) {
-      Refuse(ErrorToken::kPolicyDenied,
-             fmt::format("{} resolves to {}, a {}", target_, target.IpString(),
-                         TargetPolicy::VerdictText(verdict)));
+      if (denied == nullptr) {
+        denied = &address;
+        denied_verdict = verdict;
+      }
+      continue;
+    }
+    if (wanted_family == AF_UNSPEC || address.family() == wanted_family) {
+      ConnectTo(target);
       return;
     }
-    ConnectTo(target);
+  }
+  if (denied != nullptr) {
+    Refuse(ErrorToken::kPolicyDenied,
+           fmt::format("{} resolves to {}, a {}", target_, denied->IpString(),
+                       TargetPolicy::VerdictText(denied_verdict)));
     return;
   }
   Refuse(ErrorToken::kTargetUnreachable,
@@ -616,8 +649,12 @@ void Tunnel::StartRelay() {
   std::string().swap(client_prefix_);
   std::string().swap(target_prefix_);
 
-  net::RelayEnvironment env{&shard_.ring_, &shard_.pipes_, &shard_.now_ms_, config.pipe_size};
+  net::RelayEnvironment env{&shard_.ring_,    &shard_.pipes_,      &shard_.now_ms_,
+                            config.pipe_size, shard_.copy_buffer_, sizeof(shard_.copy_buffer_)};
   relay_ = net::Relay::Create(config.relay, env, client_fd_, target_fd_, this);
+  if (!is_connect_ && protocol_ == Protocol::kHttp) {
+    relay_->LimitClientToTarget(body_bytes_after_head_);
+  }
   relay_->Start();
 }
 
@@ -736,7 +773,7 @@ void Tunnel::CheckDeadline(int64_t now_ms) {
       if (!relay_finished_ &&
           now_ms - relay_->last_activity_ms() >= shard_.shared_->config->idle_ms) {
         idle_timed_out_ = true;
-        relay_->Abort();
+        relay_->Abort(/*reset_peers=*/false);
       }
       return;
     case Phase::kErrorReply:
@@ -751,7 +788,7 @@ void Tunnel::CheckDeadline(int64_t now_ms) {
 
 void Tunnel::Abort() {
   if (phase_ == Phase::kRelaying && !relay_finished_) {
-    relay_->Abort();
+    relay_->Abort(/*reset_peers=*/true);
     return;
   }
   if (phase_ != Phase::kClosing) {
@@ -770,6 +807,7 @@ void Tunnel::Finish(ErrorToken token, std::string_view details) {
   ShardStats& stats = shard_.stats_;
   stats.finished.fetch_add(1, std::memory_order_relaxed);
   stats.active.fetch_sub(1, std::memory_order_relaxed);
+  shard_.shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
   if (token != ErrorToken::kNone) {
     stats.errors[static_cast<size_t>(token)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -790,7 +828,7 @@ void Tunnel::Finish(ErrorToken token, std::string_view details) {
     }
   }
   if (relay_ && !relay_finished_) {
-    relay_->Abort();
+    relay_->Abort(/*reset_peers=*/true);
   }
   MaybeRetire();
 }
@@ -839,10 +877,11 @@ void Tunnel::WriteAccessLog(ErrorToken token, std::string_view details) {
   log->info(
       "[s{} t{}] client={} proto={} account={} route={} exit={} target={} result={} side={} "
       "up={} down={} ms={} moved={} details=\"{}\"",
-      shard_.index_, id_, client_address_, protocol, account_.empty() ? "-" : account_,
-      route_.empty() ? "-" : route_, exit_id_.empty() ? "-" : exit_id_,
-      target_.empty() ? "-" : target_, ReasonToken(token), TunnelSideName(FailedSide(token)), up,
-      down, shard_.now_ms_ - started_ms_, session_moved_ ? 1 : 0, details);
+      shard_.index_, id_, client_address_, protocol, account_.empty() ? "-" : LogToken(account_),
+      route_.empty() ? "-" : LogToken(route_), exit_id_.empty() ? "-" : LogToken(exit_id_),
+      target_.empty() ? "-" : LogToken(target_), ReasonToken(token),
+      TunnelSideName(FailedSide(token)), up, down, shard_.now_ms_ - started_ms_,
+      session_moved_ ? 1 : 0, LogQuoted(details));
 }
 
 }  // namespace strait::core

@@ -48,6 +48,9 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   // Starts reading the client's first bytes.
   void Start();
 
+  // The process is over its tunnel limit: the handshake completes, then 429 limit_exceeded.
+  void MarkOverLimit() { over_limit_ = true; }
+
   // The shard's DNS answer for the target name.
   void OnResolved(const DnsEntry& entry);
 
@@ -135,13 +138,15 @@ class alignas(net::kCompletionTagLimit) Tunnel final : public net::CompletionHan
   bool retired_ = false;
   bool relay_finished_ = false;
   bool idle_timed_out_ = false;
-  bool is_connect_ = true;
+  bool over_limit_ = false;
+  bool is_connect_ = false;
   uint8_t in_flight_ = 0;
   uint8_t armed_tags_ = 0;  // bit per Tag with an operation on the ring
   int64_t started_ms_ = 0;
   int64_t deadline_ms_ = 0;
   uint32_t linger_bytes_ = 0;
   uint64_t prefix_bytes_up_ = 0;
+  uint64_t body_bytes_after_head_ = 0;  // absolute-form: body bytes still to forward
 
   // The handshake buffer: bytes read from the client, up to the configured head limit.
   std::unique_ptr<char[]> buffer_;

@@ -504,6 +504,13 @@ HttpParseResult ParseHttpRequestHead(std::string_view bytes, size_t max_head_byt
   if (head->has_transfer_encoding && head->content_length >= 0) {
     return Error(HttpParseError::kContentLengthWithTransferEncoding, head->transfer_encoding);
   }
+  // A header that frames the message cannot be hop-by-hop: dropping it while forwarding would
+  // leave the body to be read as a second request.
+  for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "Host"}) {
+    if (NamedByConnection(*head, framing)) {
+      return Error(HttpParseError::kConnectionNamesFramingHeader, framing);
+    }
+  }
 
   HttpParseResult result;
   result.status = HttpParseStatus::kComplete;
@@ -555,6 +562,8 @@ std::string_view HttpParseErrorText(HttpParseError error) {
       return "invalid Content-Length";
     case HttpParseError::kContentLengthWithTransferEncoding:
       return "both Transfer-Encoding and Content-Length";
+    case HttpParseError::kConnectionNamesFramingHeader:
+      return "Connection names a header that frames the message";
   }
   return "malformed request";
 }

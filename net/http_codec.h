@@ -27,7 +27,8 @@
 //   hold no control byte but HTAB. Obsolete line folding is an error.
 // - Request-smuggling guards: duplicate Content-Length, a Content-Length that is not a plain
 //   decimal, Transfer-Encoding together with Content-Length, duplicate Host and duplicate
-//   Proxy-Authorization are errors.
+//   Proxy-Authorization are errors, and so is a Connection header naming Content-Length,
+//   Transfer-Encoding or Host (a hop-by-hop framing header would desynchronise the origin).
 // - No Host header is required: a CONNECT is routed by its target alone (DESIGN.md).
 //
 // A head over `max_head_bytes` is kHeadTooLarge. Strait answers it with 400 bad_request (not
@@ -69,6 +70,7 @@ enum class HttpParseError : uint8_t {
   kDuplicateContentLength,
   kBadContentLength,  // not 1..19 decimal digits
   kContentLengthWithTransferEncoding,
+  kConnectionNamesFramingHeader,  // Connection lists Content-Length, Transfer-Encoding or Host
 };
 
 struct HttpParseResult {

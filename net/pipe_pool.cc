@@ -84,6 +84,13 @@ void PipePool::Return(Pipe pipe) {
   ClosePipe(pipe);
 }
 
+void PipePool::Trim(size_t keep) {
+  while (idle_.size() > keep) {
+    ClosePipe(idle_.back());
+    idle_.pop_back();
+  }
+}
+
 void PipePool::Discard(Pipe pipe) {
   --leased_;
   ClosePipe(pipe);

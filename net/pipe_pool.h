@@ -38,6 +38,9 @@ class PipePool {
   // Closes a pipe that may still hold bytes (its tunnel failed).
   void Discard(Pipe pipe);
 
+  // Closes idle pipes down to `keep`, giving their descriptors back (when the process runs out).
+  void Trim(size_t keep);
+
   // Bytes a pipe of this pool holds when full: what one splice into it may move.
   size_t pipe_capacity() const { return pipe_capacity_; }
 

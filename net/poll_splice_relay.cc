@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/check.h"
@@ -54,16 +55,21 @@ PollSpliceRelay::~PollSpliceRelay() {
 
 void PollSpliceRelay::Start() {
   last_activity_ms_ = *env_.now_ms;
+  directions_[0].read_budget = client_to_target_budget_;
   Pump(0);
   Pump(1);
 }
 
-void PollSpliceRelay::Abort() {
+void PollSpliceRelay::Abort(bool reset_peers) {
   if (finishing_) {
     return;
   }
   finishing_ = true;
   outcome_.aborted = true;
+  if (reset_peers) {
+    SetLingerZero(directions_[0].ends.src_fd);
+    SetLingerZero(directions_[0].ends.dst_fd);
+  }
   CancelArmedPolls();
   MaybeFinish();
 }
@@ -122,6 +128,13 @@ void PollSpliceRelay::Pump(int index) {
       direction.pipe = Pipe{};
     }
 
+    if (direction.read_budget == 0) {
+      // Everything this direction may carry has been forwarded; the source is not read again
+      // and no FIN is passed on (the target is still answering).
+      direction.done = true;
+      MaybeFinish();
+      return;
+    }
     if (direction.src_eof) {
       // Pass the half-close on; the other direction may still carry the answer.
       if (shutdown(direction.ends.dst_fd, SHUT_WR) != 0 && errno != ENOTCONN) {
@@ -134,12 +147,22 @@ void PollSpliceRelay::Pump(int index) {
     }
 
     int leased = env_.pipes->Lease(&direction.pipe);
+    if (leased == -EMFILE || leased == -ENFILE) {
+      // No descriptor for a pipe: move this round through the shard's copy buffer instead, so
+      // running out of descriptors slows established tunnels but never stalls or ends them.
+      direction.pipe = Pipe{};
+      if (!CopyWithoutPipe(index)) {
+        return;
+      }
+      continue;
+    }
     if (leased < 0) {
       Fail(RelaySide::kInternal, leased);
       return;
     }
-    int read =
-        SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, env_.pipes->pipe_capacity());
+    size_t wanted =
+        static_cast<size_t>(std::min<uint64_t>(env_.pipes->pipe_capacity(), direction.read_budget));
+    int read = SpliceOnce(direction.ends.src_fd, direction.pipe.write_fd, wanted);
     if (read == -EAGAIN) {
       env_.pipes->Return(direction.pipe);
       direction.pipe = Pipe{};
@@ -155,9 +178,52 @@ void PollSpliceRelay::Pump(int index) {
       continue;
     }
     direction.bytes_in_pipe = static_cast<size_t>(read);
+    if (direction.read_budget != UINT64_MAX) {
+      direction.read_budget -= static_cast<uint64_t>(read);
+    }
   }
 
   ArmPoll(index, /*writable=*/direction.bytes_in_pipe > 0);
+}
+
+// One round of the descriptor-free path: peek at the source, send what the destination takes,
+// then drop exactly that much from the source. Returns true when the pump may go on (bytes moved
+// or the source ended), false when it armed a poll or failed the relay.
+bool PollSpliceRelay::CopyWithoutPipe(int index) {
+  Direction& direction = directions_[index];
+  ssize_t peeked =
+      recv(direction.ends.src_fd, env_.copy_buffer, env_.copy_buffer_size, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked < 0) {
+    if (errno == EAGAIN) {
+      ArmPoll(index, /*writable=*/false);
+    } else {
+      Fail(direction.ends.src_side, -errno);
+    }
+    return false;
+  }
+  if (peeked == 0) {
+    direction.src_eof = true;
+    return true;
+  }
+
+  ssize_t sent = send(direction.ends.dst_fd, env_.copy_buffer, static_cast<size_t>(peeked),
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno == EAGAIN) {
+      ArmPoll(index, /*writable=*/true);
+    } else {
+      Fail(direction.ends.dst_side, -errno);
+    }
+    return false;
+  }
+  // MSG_TRUNC on a TCP socket discards the bytes instead of copying them out.
+  recv(direction.ends.src_fd, env_.copy_buffer, static_cast<size_t>(sent),
+       MSG_TRUNC | MSG_DONTWAIT);
+  *direction.byte_counter += static_cast<uint64_t>(sent);
+  if (direction.read_budget != UINT64_MAX) {
+    direction.read_budget -= static_cast<uint64_t>(sent);
+  }
+  return true;
 }
 
 void PollSpliceRelay::ArmPoll(int index, bool writable) {

@@ -55,6 +55,10 @@ struct RelayEnvironment {
   PipePool* pipes = nullptr;        // kPollSplice leases from it
   const int64_t* now_ms = nullptr;  // the shard's loop clock, for last_activity_ms()
   size_t ring_pipe_size = 65536;    // kRingSplice: size of each of its own pipes
+  // kPollSplice: the shard's scratch buffer for moving bytes when no descriptor is left for a
+  // pipe (a copy instead of a splice); shared by the shard's tunnels, used one call at a time.
+  char* copy_buffer = nullptr;
+  size_t copy_buffer_size = 0;
 };
 
 class alignas(kCompletionTagLimit) Relay : public CompletionHandler {
@@ -65,10 +69,17 @@ class alignas(kCompletionTagLimit) Relay : public CompletionHandler {
 
   virtual ~Relay() = default;
 
+  // Forward at most `bytes` from the client before Start(); past that the client is no longer
+  // read and its end of the tunnel counts as done, without a FIN to the target. For forwarded
+  // HTTP requests, whose body length is known and after which nothing may follow.
+  void LimitClientToTarget(uint64_t bytes) { client_to_target_budget_ = bytes; }
+
   virtual void Start() = 0;
 
   // Ends the relay early. Idempotent; OnRelayFinished follows once in-flight operations drain.
-  virtual void Abort() = 0;
+  // With `reset_peers` both peers get a reset instead of a FIN, so a transfer cut short cannot
+  // look complete (drain deadline, shutdown); without, an idle tunnel just closes.
+  virtual void Abort(bool reset_peers) = 0;
 
   uint64_t client_to_target_bytes() const { return client_to_target_bytes_; }
   uint64_t target_to_client_bytes() const { return target_to_client_bytes_; }
@@ -78,6 +89,7 @@ class alignas(kCompletionTagLimit) Relay : public CompletionHandler {
   uint64_t client_to_target_bytes_ = 0;
   uint64_t target_to_client_bytes_ = 0;
   int64_t last_activity_ms_ = 0;
+  uint64_t client_to_target_budget_ = UINT64_MAX;
 };
 
 }  // namespace strait::net

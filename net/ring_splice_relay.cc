@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/check.h"
@@ -45,6 +46,7 @@ RingSpliceRelay::~RingSpliceRelay() {
 
 void RingSpliceRelay::Start() {
   last_activity_ms_ = *env_.now_ms;
+  directions_[0].read_budget = client_to_target_budget_;
   for (int index = 0; index < 2; ++index) {
     Direction& direction = directions_[index];
     int res = CreatePipe(/*non_blocking=*/false, env_.ring_pipe_size, &direction.pipe,
@@ -66,19 +68,31 @@ void RingSpliceRelay::Start() {
   SubmitSpliceIn(1);
 }
 
-void RingSpliceRelay::Abort() {
+void RingSpliceRelay::Abort(bool reset_peers) {
   if (finishing_) {
     return;
   }
   outcome_.aborted = true;
+  if (reset_peers) {
+    SetLingerZero(client_fd_);
+    SetLingerZero(target_fd_);
+  }
   Fail(RelaySide::kNone, 0);
 }
 
 void RingSpliceRelay::SubmitSpliceIn(int index) {
   Direction& direction = directions_[index];
+  if (direction.read_budget == 0) {
+    // All this direction may carry is forwarded: stop reading, pass no FIN on.
+    direction.done = true;
+    MaybeFinish();
+    return;
+  }
+  size_t wanted =
+      static_cast<size_t>(std::min<uint64_t>(direction.pipe_capacity, direction.read_budget));
   io_uring_sqe* sqe = env_.ring->NextSqe();
   io_uring_prep_splice(sqe, direction.ends.src_fd, -1, direction.pipe.write_fd, -1,
-                       static_cast<unsigned>(direction.pipe_capacity), SPLICE_F_MOVE);
+                       static_cast<unsigned>(wanted), SPLICE_F_MOVE);
   Ring::SetHandler(sqe, this, static_cast<unsigned>(index) * kTagsPerDirection);
   ++in_flight_;
 }
@@ -135,6 +149,9 @@ void RingSpliceRelay::OnCompletion(unsigned tag, int32_t res, uint32_t /*flags*/
     return;
   }
   direction.bytes_in_pipe = static_cast<size_t>(res);
+  if (direction.read_budget != UINT64_MAX) {
+    direction.read_budget -= static_cast<uint64_t>(res);
+  }
   SubmitSpliceOut(index);
 }
 

@@ -146,6 +146,18 @@ int ListenTcp(const SocketAddress& address, int backlog, bool reuse_port) {
   return fd;
 }
 
+int CheckAddressFree(const SocketAddress& address) {
+  int fd = socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -errno;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int res = bind(fd, address.get(), address.length()) == 0 ? 0 : -errno;
+  close(fd);
+  return res;
+}
+
 std::optional<SocketAddress> LocalAddress(int fd) {
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);

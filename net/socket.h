@@ -50,6 +50,12 @@ class SocketAddress {
 // SO_REUSEPORT so that every shard can bind its own. Returns the fd or -errno.
 int ListenTcp(const SocketAddress& address, int backlog, bool reuse_port);
 
+// Whether `address` is free: binds a socket WITHOUT SO_REUSEPORT and closes it. Returns 0 or
+// -errno (-EADDRINUSE when any socket holds the address, even one with SO_REUSEPORT). Run it
+// before ListenTcp(reuse_port=true): that would otherwise silently share the port with another
+// process of the same user, splitting its traffic between them.
+int CheckAddressFree(const SocketAddress& address);
+
 // The locally bound address of a socket (the real port after binding port 0).
 std::optional<SocketAddress> LocalAddress(int fd);
 std::optional<SocketAddress> PeerAddress(int fd);

@@ -2,12 +2,16 @@
 
 #include <sys/random.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <array>
 #include <cerrno>
-#include <cstring>
+#include <cstdint>
 
 #include "core/check.h"
-#include "openssl/siphash.h"
+#include "routing/internal/siphash.h"
 
 namespace strait::routing {
 namespace {
@@ -21,7 +25,10 @@ enum CharClass : uint8_t {
   kDigit = 1 << 1,
   kDash = 1 << 2,
   kDot = 1 << 3,
+  kSeparator = 1 << 4,
 };
+
+constexpr uint8_t kWordByte = kLetter | kDigit | kDash | kDot;
 
 constexpr std::array<uint8_t, 256> MakeCharClasses() {
   std::array<uint8_t, 256> classes{};
@@ -34,17 +41,43 @@ constexpr std::array<uint8_t, 256> MakeCharClasses() {
   }
   classes['-'] = kDash;
   classes['.'] = kDot;
+  classes['_'] = kSeparator;
   return classes;
 }
 
-// Every byte of a word has a non-zero class; '_' separates words; anything else is kBadByte.
+// Bytes of a word have a class in kWordByte, '_' separates words, anything else is kBadByte. One
+// table load per byte tells all three apart.
 constexpr std::array<uint8_t, 256> kCharClasses = MakeCharClasses();
 
 uint8_t ClassOf(char c) { return kCharClasses[static_cast<uint8_t>(c)]; }
 
-bool IsLetter(char c) { return ClassOf(c) == kLetter; }
+#if defined(__SSE2__)
+// Scans the 16 bytes at `p` at once (the byte loop costs about a cycle per byte, which dominated
+// long strings): returns the number of leading word bytes, 16 when all are, and adds kDash and
+// kDot to *punctuation when those bytes hold one. Signed byte compares are fine: bytes >= 0x80
+// compare negative and fall outside every range, as they must.
+[[gnu::always_inline]] inline size_t ScanChunk16(const char* p, uint8_t* punctuation) {
+  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // OR-ing 0x20 maps exactly the letters, and nothing else, into 'a'..'z'.
+  __m128i folded = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
+  __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                 _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+  __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
+                                _mm_cmplt_epi8(bytes, _mm_set1_epi8('9' + 1)));
+  auto alnum = static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(letter, digit)));
+  auto dashes = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('-'))));
+  auto dots = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('.'))));
+
+  uint32_t stops = ~(alnum | dashes | dots) & 0xffffu;
+  size_t length = stops == 0 ? 16 : static_cast<size_t>(__builtin_ctz(stops));
+  uint32_t prefix = (1u << length) - 1;  // length <= 16, so no overflow
+  *punctuation |= static_cast<uint8_t>(((dashes & prefix) != 0 ? kDash : 0) |
+                                       ((dots & prefix) != 0 ? kDot : 0));
+  return length;
+}
+#endif
+
 bool IsDigit(char c) { return ClassOf(c) == kDigit; }
-bool IsAlnum(char c) { return (ClassOf(c) & (kLetter | kDigit)) != 0; }
 
 // Lower-cases an ASCII letter and leaves every other byte alone.
 char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
@@ -70,7 +103,7 @@ constexpr std::string_view kKeyNames[kKeyCount] = {
 
 std::string_view KeyName(Key key) { return kKeyNames[static_cast<int>(key)]; }
 
-uint16_t KeyBit(Key key) { return static_cast<uint16_t>(1u << static_cast<int>(key)); }
+constexpr uint16_t KeyBit(Key key) { return static_cast<uint16_t>(1u << static_cast<int>(key)); }
 
 // True when `word` (bytes of the word alphabet only) equals the lower-case `key` in any case.
 // OR-ing 0x20 lower-cases a letter and leaves digits, '-' and '.' unchanged, and none of those
@@ -88,7 +121,7 @@ bool WordIsKey(std::string_view word, std::string_view key) {
 }
 
 // The key `word` names, or kNotAKey. Dispatches on the length first: one comparison per word.
-Key LookupKey(std::string_view word) {
+[[gnu::always_inline]] inline Key LookupKey(std::string_view word) {
   switch (word.size()) {
     case 1:
       if ((word[0] | 0x20) == 'c') {
@@ -211,13 +244,23 @@ bool ParseDecimal(std::string_view digits, size_t max_digits, uint64_t* value) {
 // ---------------------------------------------------------------------------------------------
 // The parser
 
+static_assert(kMaxRoutingStringLength <= 255, "the parser keeps offsets in bytes");
+
+// A word (or several joined by '_') of the input, [begin, end), and whether it holds '-' or '.'
+// (kDash, kDot), which session ids and place names must check for and the scan learns for free.
 struct Span {
-  size_t begin = 0;
-  size_t end = 0;
+  size_t begin;
+  size_t end;
+  uint8_t punctuation = 0;
 };
 
-// One parse: the input, the dictionary and the first error. Every step returns false after
-// recording the error, so Run() reads as the grammar with early returns.
+// One parse: the input, the dictionary, what was read so far and the first error. Every step
+// returns false after recording the error, so Run() reads as the grammar with early returns.
+//
+// The intent is kept in small fields (offsets as bytes, ids) and written out only on success:
+// zeroing a 120-byte RoutingIntent and copying it out cost more than the rest of a short parse
+// (`alice` took ~40 ns that way, ~8 ns this way; `bazel run --config=opt
+// //bench/routing:parser_benchmark`).
 class Parser {
  public:
   Parser(std::string_view input, const PlaceDictionary& places) : in_(input), places_(places) {}
@@ -226,6 +269,15 @@ class Parser {
 
  private:
   std::string_view View(Span span) const { return in_.substr(span.begin, span.end - span.begin); }
+
+  bool Seen(Key key) const { return (seen_ & KeyBit(key)) != 0; }
+
+  // The value read for `key`, or empty when the key was not given.
+  std::string_view ValueOf(Key key) const {
+    int index = static_cast<int>(key);
+    return Seen(key) ? in_.substr(value_begin_[index], value_end_[index] - value_begin_[index])
+                     : std::string_view();
+  }
 
   bool Fail(RoutingErrorCode code, size_t offset, std::string_view part,
             std::string_view key = {}) {
@@ -237,43 +289,73 @@ class Parser {
   }
 
   // Scans the word starting at `begin` up to the next '_' or the end of the input, into *word.
-  bool ScanWord(size_t begin, Span* word);
+  [[gnu::always_inline]] inline bool ScanWord(size_t begin, Span* word);
 
   // Reads the word after the '_' at `separator` into *word; an empty one is an error.
-  bool NextWord(size_t separator, Span* word);
+  [[gnu::always_inline]] inline bool NextWord(size_t separator, Span* word);
 
-  bool SetCountry(Span value, RoutingIntent* intent);
-  bool SetPlace(Key key, Span value, RoutingIntent* intent);
-  bool SetAsn(Span value, RoutingIntent* intent);
-  bool SetSession(Span value, RoutingIntent* intent);
-  bool SetTtl(Span value, RoutingIntent* intent);
-  bool SetValue(Key key, Span value, RoutingIntent* intent);
+  // Each checks the value of its key and records it.
+  bool SetCountry(Span value);
+  bool SetPlace(Key key, Span value);
+  bool SetAsn(Span value);
+  bool SetSession(Span value);
+  bool SetTtl(Span value);
+  bool SetValue(Key key, Span value);
 
   // After the last word: ttl and strict need s, places need c. Reports the first offender in
   // reading order.
   bool CheckDependencies();
 
+  // Writes every field of *intent from what was read.
+  void Emit(size_t account_end, RoutingIntent* intent) const;
+
   std::string_view in_;
   const PlaceDictionary& places_;
   RoutingError error_;
 
-  uint16_t seen_ = 0;               // KeyBit() of every key read so far
-  Span key_words_[kKeyCount] = {};  // where each key read so far was written
+  uint16_t seen_ = 0;  // KeyBit() of every key read so far
+  uint8_t flags_ = 0;
+  CountryCode country_;
+  uint32_t asn_ = 0;
+  uint32_t ttl_s_ = 0;
+  PlaceId place_ids_[kPlaceKindCount];  // valid for the place keys in seen_
+
+  // Where each key read so far, and its value, were written; valid for the keys in seen_ only,
+  // so they need no zeroing.
+  uint8_t key_begin_[kKeyCount];
+  uint8_t key_end_[kKeyCount];
+  uint8_t value_begin_[kKeyCount];
+  uint8_t value_end_[kKeyCount];
 };
 
-bool Parser::ScanWord(size_t begin, Span* word) {
+inline bool Parser::ScanWord(size_t begin, Span* word) {
   size_t end = begin;
-  while (end < in_.size() && in_[end] != '_') {
-    if (ClassOf(in_[end]) == kOther) [[unlikely]] {
-      return Fail(RoutingErrorCode::kBadByte, end, in_.substr(end, 1));
+  uint8_t punctuation = 0;
+  bool stopped = false;
+#if defined(__SSE2__)
+  // 16 bytes at a time while they lie inside the input; the tail goes byte by byte.
+  while (!stopped && end + 16 <= in_.size()) {
+    size_t length = ScanChunk16(in_.data() + end, &punctuation);
+    end += length;
+    stopped = length < 16;
+  }
+#endif
+  while (!stopped && end < in_.size()) {
+    uint8_t byte_class = ClassOf(in_[end]);
+    if ((byte_class & kWordByte) == 0) {
+      break;
     }
+    punctuation |= byte_class & (kDash | kDot);
     ++end;
   }
-  *word = Span{begin, end};
+  if (end < in_.size() && ClassOf(in_[end]) != kSeparator) [[unlikely]] {
+    return Fail(RoutingErrorCode::kBadByte, end, in_.substr(end, 1));
+  }
+  *word = Span{begin, end, punctuation};
   return true;
 }
 
-bool Parser::NextWord(size_t separator, Span* word) {
+inline bool Parser::NextWord(size_t separator, Span* word) {
   if (!ScanWord(separator + 1, word)) {
     return false;
   }
@@ -286,9 +368,9 @@ bool Parser::NextWord(size_t separator, Span* word) {
   return true;
 }
 
-bool Parser::SetCountry(Span value, RoutingIntent* intent) {
+bool Parser::SetCountry(Span value) {
   std::string_view text = View(value);
-  if (text.size() != 2 || !IsLetter(text[0]) || !IsLetter(text[1])) {
+  if (text.size() != 2 || ClassOf(text[0]) != kLetter || ClassOf(text[1]) != kLetter) {
     return Fail(RoutingErrorCode::kBadCountry, value.begin, text, "c");
   }
   char first = LowerAscii(text[0]);
@@ -296,62 +378,45 @@ bool Parser::SetCountry(Span value, RoutingIntent* intent) {
   if (!IsAssignedCountry(first, second)) {
     return Fail(RoutingErrorCode::kUnknownCountry, value.begin, text, "c");
   }
-  intent->country = CountryCode::FromLowerLetters(first, second);
+  country_ = CountryCode::FromLowerLetters(first, second);
   return true;
 }
 
-bool Parser::SetPlace(Key key, Span value, RoutingIntent* intent) {
+bool Parser::SetPlace(Key key, Span value) {
   std::string_view text = View(value);
   char normalized[PlaceDictionary::kMaxNameLength];
-  size_t length =
-      text.size() <= PlaceDictionary::kMaxNameLength ? NormalizePlaceName(text, normalized) : 0;
+  size_t length = text.size() <= PlaceDictionary::kMaxNameLength && (value.punctuation & kDot) == 0
+                      ? NormalizePlaceName(text, normalized)
+                      : 0;
   if (length == 0) {
     return Fail(RoutingErrorCode::kBadPlaceName, value.begin, text, KeyName(key));
   }
 
   PlaceKind kind = PlaceKindOf(key);
-  PlaceId id = places_.FindNormalized(kind, std::string_view(normalized, length));
-  switch (kind) {
-    case PlaceKind::kState:
-      intent->state = id;
-      intent->state_text = text;
-      break;
-    case PlaceKind::kCity:
-      intent->city = id;
-      intent->city_text = text;
-      break;
-    case PlaceKind::kZip:
-      intent->zip = id;
-      intent->zip_text = text;
-      break;
-  }
+  place_ids_[static_cast<int>(kind)] =
+      places_.FindNormalized(kind, std::string_view(normalized, length));
   return true;
 }
 
-bool Parser::SetAsn(Span value, RoutingIntent* intent) {
+bool Parser::SetAsn(Span value) {
   std::string_view text = View(value);
   uint64_t asn = 0;
   if (!ParseDecimal(text, 10, &asn) || asn == 0 || asn > 0xffffffffu) {
     return Fail(RoutingErrorCode::kBadAsn, value.begin, text, "asn");
   }
-  intent->asn = static_cast<uint32_t>(asn);
+  asn_ = static_cast<uint32_t>(asn);
   return true;
 }
 
-bool Parser::SetSession(Span value, RoutingIntent* intent) {
+bool Parser::SetSession(Span value) {
   std::string_view text = View(value);
-  bool valid = text.size() <= kMaxSessionIdLength;
-  for (size_t i = 0; valid && i < text.size(); ++i) {
-    valid = IsAlnum(text[i]);
-  }
-  if (!valid) {
+  if (text.size() > kMaxSessionIdLength || value.punctuation != 0) {
     return Fail(RoutingErrorCode::kBadSessionId, value.begin, text, "s");
   }
-  intent->session_id = text;
   return true;
 }
 
-bool Parser::SetTtl(Span value, RoutingIntent* intent) {
+bool Parser::SetTtl(Span value) {
   std::string_view text = View(value);
   uint32_t unit_s = 0;
   switch (LowerAscii(text.back())) {
@@ -368,10 +433,9 @@ bool Parser::SetTtl(Span value, RoutingIntent* intent) {
       break;
   }
 
-  // Up to 19 digits are read exactly; more cannot be in range either, so they only need to be
-  // digits to count as "out of range" rather than malformed.
+  // More than 6 digits cannot be in range, so they only need to be digits to count as "out of
+  // range" rather than malformed.
   std::string_view digits = text.substr(0, text.size() - 1);
-  uint64_t count = 0;
   bool shaped = unit_s != 0 && !digits.empty() && (digits[0] != '0' || digits.size() == 1);
   for (size_t i = 0; shaped && i < digits.size(); ++i) {
     shaped = IsDigit(digits[i]);
@@ -380,27 +444,31 @@ bool Parser::SetTtl(Span value, RoutingIntent* intent) {
     return Fail(RoutingErrorCode::kBadTtl, value.begin, text, "ttl");
   }
 
+  uint64_t count = 0;
   bool in_range = ParseDecimal(digits, 6, &count) && count * unit_s >= kMinTtlSeconds &&
                   count * unit_s <= kMaxTtlSeconds;
   if (!in_range) {
     return Fail(RoutingErrorCode::kTtlOutOfRange, value.begin, text, "ttl");
   }
-  intent->ttl_s = static_cast<uint32_t>(count * unit_s);
+  ttl_s_ = static_cast<uint32_t>(count * unit_s);
   return true;
 }
 
-bool Parser::SetValue(Key key, Span value, RoutingIntent* intent) {
+bool Parser::SetValue(Key key, Span value) {
+  int index = static_cast<int>(key);
+  value_begin_[index] = static_cast<uint8_t>(value.begin);
+  value_end_[index] = static_cast<uint8_t>(value.end);
   switch (key) {
     case Key::kCountry:
-      return SetCountry(value, intent);
+      return SetCountry(value);
     case Key::kAsn:
-      return SetAsn(value, intent);
+      return SetAsn(value);
     case Key::kSession:
-      return SetSession(value, intent);
+      return SetSession(value);
     case Key::kTtl:
-      return SetTtl(value, intent);
+      return SetTtl(value);
     default:
-      return SetPlace(key, value, intent);
+      return SetPlace(key, value);
   }
 }
 
@@ -417,20 +485,54 @@ bool Parser::CheckDependencies() {
       {Key::kTtl, Key::kSession, RoutingErrorCode::kTtlWithoutSession},
       {Key::kStrict, Key::kSession, RoutingErrorCode::kStrictWithoutSession},
   };
+  static constexpr uint16_t kDependents = KeyBit(Key::kState) | KeyBit(Key::kCity) |
+                                          KeyBit(Key::kZip) | KeyBit(Key::kTtl) |
+                                          KeyBit(Key::kStrict);
+  if ((seen_ & kDependents) == 0) {
+    return true;
+  }
 
   const Rule* first = nullptr;
   for (const Rule& rule : kRules) {
-    bool broken = (seen_ & KeyBit(rule.key)) != 0 && (seen_ & KeyBit(rule.needs)) == 0;
-    if (broken && (first == nullptr || key_words_[static_cast<int>(rule.key)].begin <
-                                           key_words_[static_cast<int>(first->key)].begin)) {
+    bool broken = Seen(rule.key) && !Seen(rule.needs);
+    if (broken && (first == nullptr || key_begin_[static_cast<int>(rule.key)] <
+                                           key_begin_[static_cast<int>(first->key)])) {
       first = &rule;
     }
   }
   if (first == nullptr) {
     return true;
   }
-  Span word = key_words_[static_cast<int>(first->key)];
+  int index = static_cast<int>(first->key);
+  Span word{key_begin_[index], key_end_[index]};
   return Fail(first->code, word.begin, View(word), KeyName(first->key));
+}
+
+void Parser::Emit(size_t account_end, RoutingIntent* intent) const {
+  // Every field is written: a field added to RoutingIntent must be added here too.
+  static_assert(sizeof(RoutingIntent) == 120, "RoutingIntent changed: update Parser::Emit");
+
+  // The session key is computed from locals before any store to *intent: reading back a view
+  // just stored field by field stalls on store forwarding.
+  std::string_view account = in_.substr(0, account_end);
+  std::string_view session_id = ValueOf(Key::kSession);
+  uint64_t session_key = Seen(Key::kSession) ? SessionKey(account, session_id) : uint64_t{0};
+
+  intent->account = account;
+  intent->country = country_;
+  intent->flags = flags_;
+
+  intent->state = Seen(Key::kState) ? place_ids_[static_cast<int>(PlaceKind::kState)] : kAnyPlace;
+  intent->city = Seen(Key::kCity) ? place_ids_[static_cast<int>(PlaceKind::kCity)] : kAnyPlace;
+  intent->zip = Seen(Key::kZip) ? place_ids_[static_cast<int>(PlaceKind::kZip)] : kAnyPlace;
+  intent->state_text = ValueOf(Key::kState);
+  intent->city_text = ValueOf(Key::kCity);
+  intent->zip_text = ValueOf(Key::kZip);
+
+  intent->asn = asn_;
+  intent->session_id = session_id;
+  intent->session_key = session_key;
+  intent->ttl_s = ttl_s_;
 }
 
 RoutingError Parser::Run(RoutingIntent* intent) {
@@ -439,7 +541,6 @@ RoutingError Parser::Run(RoutingIntent* intent) {
     return error_;
   }
 
-  RoutingIntent result;
   Span account;
   if (!ScanWord(0, &account)) {
     return error_;
@@ -452,12 +553,11 @@ RoutingError Parser::Run(RoutingIntent* intent) {
     Fail(RoutingErrorCode::kAccountTooLong, 0, View(account));
     return error_;
   }
-  result.account = View(account);
 
   // `word` is the next word to read as a key. A place value ends by reading the key after it,
   // which it hands over through `have_word` instead of scanning it twice.
   size_t cursor = account.end;
-  Span word;
+  Span word{0, 0};
   bool have_word = false;
   Key last_flag = Key::kNotAKey;
   while (have_word || cursor < in_.size()) {
@@ -477,21 +577,22 @@ RoutingError Parser::Run(RoutingIntent* intent) {
       }
       return error_;
     }
-    if ((seen_ & KeyBit(key)) != 0) {
+    if (Seen(key)) {
       Fail(RoutingErrorCode::kDuplicateKey, word.begin, text, KeyName(key));
       return error_;
     }
     seen_ |= KeyBit(key);
-    key_words_[static_cast<int>(key)] = word;
+    key_begin_[static_cast<int>(key)] = static_cast<uint8_t>(word.begin);
+    key_end_[static_cast<int>(key)] = static_cast<uint8_t>(word.end);
 
     last_flag = Key::kNotAKey;
     if (IsFlagKey(key)) {
-      result.flags |= key == Key::kStrict ? kRoutingFlagStrict : kRoutingFlagSmartpath;
+      flags_ |= key == Key::kStrict ? kRoutingFlagStrict : kRoutingFlagSmartpath;
       last_flag = key;
       continue;
     }
 
-    Span value;
+    Span value{0, 0};
     if (cursor == in_.size()) {
       Fail(RoutingErrorCode::kEmptyValue, word.begin, text, KeyName(key));
       return error_;
@@ -508,7 +609,7 @@ RoutingError Parser::Run(RoutingIntent* intent) {
       }
       // The name runs until the next word that is a key.
       while (cursor < in_.size()) {
-        Span next;
+        Span next{0, 0};
         if (!NextWord(cursor, &next)) {
           return error_;
         }
@@ -518,10 +619,11 @@ RoutingError Parser::Run(RoutingIntent* intent) {
           break;
         }
         value.end = next.end;
+        value.punctuation |= next.punctuation;
         cursor = next.end;
       }
     }
-    if (!SetValue(key, value, &result)) {
+    if (!SetValue(key, value)) {
       return error_;
     }
   }
@@ -529,10 +631,7 @@ RoutingError Parser::Run(RoutingIntent* intent) {
   if (!CheckDependencies()) {
     return error_;
   }
-  if (result.sticky()) {
-    result.session_key = SessionKey(result.account, result.session_id);
-  }
-  *intent = result;
+  Emit(account.end, intent);
   return error_;
 }
 
@@ -907,19 +1006,18 @@ bool SameRoute(const RoutingIntent& a, const RoutingIntent& b) {
 }
 
 uint64_t SessionKey(std::string_view account, std::string_view session_id) {
-  STRAIT_CHECK(account.size() + session_id.size() <= kMaxRoutingStringLength);
+  STRAIT_CHECK(account.size() <= UINT32_MAX);
 
   // The account's length first, so ("ab", "c") and ("a", "bc") hash different bytes.
-  uint8_t buffer[2 + kMaxRoutingStringLength];
-  buffer[0] = static_cast<uint8_t>(account.size() & 0xff);
-  buffer[1] = static_cast<uint8_t>(account.size() >> 8);
-  if (!account.empty()) {
-    std::memcpy(buffer + 2, account.data(), account.size());
-  }
-  if (!session_id.empty()) {
-    std::memcpy(buffer + 2 + account.size(), session_id.data(), session_id.size());
-  }
-  return SIPHASH_24(ProcessSecret().words, buffer, 2 + account.size() + session_id.size());
+  auto length = static_cast<uint32_t>(account.size());
+  const char prefix[4] = {static_cast<char>(length & 0xff), static_cast<char>((length >> 8) & 0xff),
+                          static_cast<char>((length >> 16) & 0xff),
+                          static_cast<char>(length >> 24)};
+  internal::SipHasher24 hasher(ProcessSecret().words);
+  hasher.Update(std::string_view(prefix, sizeof(prefix)));
+  hasher.Update(account);
+  hasher.Update(session_id);
+  return hasher.Finish();
 }
 
 }  // namespace strait::routing

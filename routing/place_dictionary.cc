@@ -1,16 +1,32 @@
 #include "routing/place_dictionary.h"
 
+#include <array>
+
 #include "core/absl_compat.h"
 #include "fmt/format.h"
 
 namespace strait::routing {
 namespace {
 
-bool IsNameByte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+// Each byte's normalized form: letters lower-cased, ' ' turned into '_', digits, '-' and '_'
+// kept; 0 for a byte no name may hold. One load per byte (the routing parser calls this for every
+// place name it reads).
+constexpr std::array<char, 256> MakeNormalizedBytes() {
+  std::array<char, 256> bytes{};
+  for (char c = 'a'; c <= 'z'; ++c) {
+    bytes[static_cast<uint8_t>(c)] = c;
+    bytes[static_cast<uint8_t>(c - 'a' + 'A')] = c;
+  }
+  for (char c = '0'; c <= '9'; ++c) {
+    bytes[static_cast<uint8_t>(c)] = c;
+  }
+  bytes['-'] = '-';
+  bytes['_'] = '_';
+  bytes[' '] = '_';
+  return bytes;
 }
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr std::array<char, 256> kNormalizedBytes = MakeNormalizedBytes();
 
 }  // namespace
 
@@ -32,8 +48,8 @@ size_t NormalizePlaceName(std::string_view name, char* out) {
   }
 
   for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i] == ' ' ? '_' : LowerAscii(name[i]);
-    if (!IsNameByte(c)) {
+    char c = kNormalizedBytes[static_cast<uint8_t>(name[i])];
+    if (c == 0) {
       return 0;
     }
     out[i] = c;

@@ -8,7 +8,7 @@ packages=(
   liburing-dev libabsl-dev libmimalloc-dev android-libboringssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libc-ares-dev
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev lld-14
   curl iproute2 python3 procps util-linux
 )
 

@@ -90,7 +90,7 @@ struct Tunnel {
   uint64_t handshake_ns = 0;
   std::string out;  // handshake or command bytes not yet sent
   size_t out_sent = 0;
-  std::string in;   // reply bytes not yet parsed
+  std::string in;         // reply bytes not yet parsed
   uint64_t sent = 0;      // payload bytes
   uint64_t received = 0;  // payload bytes
   uint64_t source_offset = 0;
@@ -416,8 +416,8 @@ void LoadClient::StartAttempt(size_t slot) {
     setsockopt(t.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     sockaddr_in source = {};
     source.sin_family = AF_INET;
-    source.sin_addr.s_addr = htonl(kClientSourceBase + 1 + (t.sequence + t.attempt) %
-                                                              options_.source_ips);
+    source.sin_addr.s_addr =
+        htonl(kClientSourceBase + 1 + (t.sequence + t.attempt) % options_.source_ips);
     if (bind(t.fd, reinterpret_cast<const sockaddr*>(&source), sizeof(source)) != 0) {
       Fail(slot, fmt::format("bind_{}", ErrnoName(errno)));
       return;
@@ -431,8 +431,7 @@ void LoadClient::StartAttempt(size_t slot) {
   if (options_.proxy_kind == ProxyKind::kDirect) {
     destination = TargetAddress(t.sequence);
   }
-  int result = connect(t.fd, reinterpret_cast<const sockaddr*>(&destination),
-                       sizeof(destination));
+  int result = connect(t.fd, reinterpret_cast<const sockaddr*>(&destination), sizeof(destination));
   if (result != 0 && errno != EINPROGRESS) {
     Fail(slot, fmt::format("connect_{}", ErrnoName(errno)));
   }
@@ -454,8 +453,8 @@ void LoadClient::Fail(size_t slot, std::string_view kind) {
   // Only set-up is retried: a tunnel that already carried payload (or held, or was pinged
   // again after the hold, which sets `sent`) has failed for good.
   bool can_retry = t.attempt < options_.retries && !stop_requested_ && t.sent == 0 &&
-                   t.received == 0 && t.stage != Stage::kStreaming &&
-                   t.stage != Stage::kDraining && t.stage != Stage::kHeld;
+                   t.received == 0 && t.stage != Stage::kStreaming && t.stage != Stage::kDraining &&
+                   t.stage != Stage::kHeld;
   if (can_retry) {
     ++t.attempt;
     ++retries_;
@@ -468,16 +467,14 @@ void LoadClient::Fail(size_t slot, std::string_view kind) {
 }
 
 void LoadClient::OnConnected(Tunnel& t) {
-  std::string user = RoutingUser(options_.routing, options_.account, t.sequence,
-                                 options_.sessions);
+  std::string user = RoutingUser(options_.routing, options_.account, t.sequence, options_.sessions);
   switch (options_.proxy_kind) {
     case ProxyKind::kDirect:
     case ProxyKind::kRelay:
       OnHandshakeDone(t);  // nothing to negotiate: the connection is the tunnel
       return;
     case ProxyKind::kHttp:
-      t.out = BuildHttpConnect(FormatEndpoint(TargetAddress(t.sequence)), user,
-                               options_.password);
+      t.out = BuildHttpConnect(FormatEndpoint(TargetAddress(t.sequence)), user, options_.password);
       t.stage = Stage::kHttpReply;
       return;
     case ProxyKind::kSocks5:
@@ -922,8 +919,7 @@ void LoadClient::ExpireDeadlines(uint64_t now_ns) {
   last_deadline_scan_ns_ = now_ns;
   for (size_t slot = 0; slot < tunnels_.size(); ++slot) {
     Tunnel& t = tunnels_[slot];
-    bool timed = t.stage != Stage::kFree && t.stage != Stage::kHeld &&
-                 t.stage != Stage::kStreaming;
+    bool timed = t.stage != Stage::kFree && t.stage != Stage::kHeld && t.stage != Stage::kStreaming;
     if (!timed || t.fd < 0 || now_ns <= t.deadline_ns) {
       continue;
     }
@@ -1045,8 +1041,8 @@ void LoadClient::RunThroughput() {
       Drive(slot, EPOLLIN);
     }
   }
-  const uint64_t drain_end_ns = NowNs() + static_cast<uint64_t>(options_.timeout_ms + 100) *
-                                              kNsPerMs;
+  const uint64_t drain_end_ns =
+      NowNs() + static_cast<uint64_t>(options_.timeout_ms + 100) * kNsPerMs;
   while (ActiveTunnels() > 0 && NowNs() < drain_end_ns) {
     Poll(5);
   }
@@ -1060,10 +1056,9 @@ void LoadClient::RunThroughput() {
 void LoadClient::RunIdle() {
   idle_baseline_ = options_.proxy_pid > 0 ? ReadProcessTree(options_.proxy_pid) : ProcessUsage();
   tunnels_.resize(static_cast<size_t>(options_.idle_tunnels));
-  const uint64_t open_end_ns =
-      NowNs() + static_cast<uint64_t>(options_.duration_s * kNsPerS) +
-      static_cast<uint64_t>(options_.timeout_ms) * static_cast<uint64_t>(options_.retries + 1) *
-          kNsPerMs;
+  const uint64_t open_end_ns = NowNs() + static_cast<uint64_t>(options_.duration_s * kNsPerS) +
+                               static_cast<uint64_t>(options_.timeout_ms) *
+                                   static_cast<uint64_t>(options_.retries + 1) * kNsPerMs;
   size_t next_slot = 0;
   // Counted, not scanned: thousands of tunnels are opened.
   auto in_flight = [&] {
@@ -1106,8 +1101,8 @@ void LoadClient::RunIdle() {
       Drive(slot, EPOLLOUT);
     }
   }
-  const uint64_t ping_end_ns = NowNs() + static_cast<uint64_t>(options_.timeout_ms + 100) *
-                                             kNsPerMs;
+  const uint64_t ping_end_ns =
+      NowNs() + static_cast<uint64_t>(options_.timeout_ms + 100) * kNsPerMs;
   auto pinging = [&] {
     return idle_alive_after_hold_ + (tunnels_failed_ - failed_before) < pinged;
   };
@@ -1209,9 +1204,8 @@ void LoadClient::Report(const Snapshot& begin, const Snapshot& end) {
 
   const double elapsed_s = static_cast<double>(end.ns - begin.ns) / 1e9;
   std::vector<double> busy = BusyPercent(begin.cpus, end.cpus);
-  const double proxy_cpu_s = end.proxy.found && begin.proxy.found
-                                 ? end.proxy.cpu_s - begin.proxy.cpu_s
-                                 : 0.0;
+  const double proxy_cpu_s =
+      end.proxy.found && begin.proxy.found ? end.proxy.cpu_s - begin.proxy.cpu_s : 0.0;
   const double gb = static_cast<double>(window_bytes_) / 1e9;
 
   Json json;
@@ -1234,9 +1228,9 @@ void LoadClient::Report(const Snapshot& begin, const Snapshot& end) {
   json.Map("statuses", statuses_);
   json.Map("next_hops", next_hops_);
   json.Map("source_ips", source_ips_);
-  for (auto [name, samples] : {std::pair<std::string_view, LatencySamples*>{"handshake_us",
-                                                                             &handshake_ns_},
-                               {"total_us", &total_ns_}}) {
+  for (auto [name, samples] :
+       {std::pair<std::string_view, LatencySamples*>{"handshake_us", &handshake_ns_},
+        {"total_us", &total_ns_}}) {
     json.Open(name);
     json.Number("p50", samples->Quantile(0.5) / 1e3);
     json.Number("p90", samples->Quantile(0.9) / 1e3);
@@ -1293,12 +1287,12 @@ void LoadClient::Report(const Snapshot& begin, const Snapshot& end) {
     double held = static_cast<double>(idle_held_);
     json.Integer("idle_baseline_rss_bytes", idle_baseline_.rss_bytes);
     json.Integer("idle_baseline_fds", idle_baseline_.fds);
-    json.Number("rss_bytes_per_tunnel",
-                (static_cast<double>(idle_loaded_.rss_bytes) -
-                 static_cast<double>(idle_baseline_.rss_bytes)) / held);
-    json.Number("fds_per_tunnel",
-                (static_cast<double>(idle_loaded_.fds) - static_cast<double>(idle_baseline_.fds)) /
-                    held);
+    json.Number("rss_bytes_per_tunnel", (static_cast<double>(idle_loaded_.rss_bytes) -
+                                         static_cast<double>(idle_baseline_.rss_bytes)) /
+                                            held);
+    json.Number(
+        "fds_per_tunnel",
+        (static_cast<double>(idle_loaded_.fds) - static_cast<double>(idle_baseline_.fds)) / held);
     json.Integer("threads_held", static_cast<uint64_t>(idle_loaded_.threads));
   }
   json.Close();
@@ -1311,10 +1305,10 @@ void LoadClient::Report(const Snapshot& begin, const Snapshot& end) {
   json.Integer("bytes_in", delta.bytes_in);
   json.Integer("bytes_out", delta.bytes_out);
   json.Close();
-  bool bytes_match = target_ok && delta.bytes_in == bytes_sent_ &&
-                     delta.bytes_out == bytes_received_;
-  uint64_t expected_pings = options_.mode == Mode::kIdle ? idle_held_ + idle_alive_after_hold_
-                                                         : tunnels_ok_;
+  bool bytes_match =
+      target_ok && delta.bytes_in == bytes_sent_ && delta.bytes_out == bytes_received_;
+  uint64_t expected_pings =
+      options_.mode == Mode::kIdle ? idle_held_ + idle_alive_after_hold_ : tunnels_ok_;
   bool pings_match = target_ok && delta.pings == expected_pings;
   json.Open("checks");
   json.Bool("bytes_match", bytes_match);

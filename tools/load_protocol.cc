@@ -123,9 +123,9 @@ ProxyStatus ParseProxyStatus(std::string_view value) {
     std::string_view parameter = TrimSpaces(NextItem(&member, ';'));
     size_t equals = parameter.find('=');
     std::string_view key = TrimSpaces(parameter.substr(0, equals));
-    std::string_view parameter_value =
-        equals == std::string_view::npos ? std::string_view()
-                                         : Unquote(TrimSpaces(parameter.substr(equals + 1)));
+    std::string_view parameter_value = equals == std::string_view::npos
+                                           ? std::string_view()
+                                           : Unquote(TrimSpaces(parameter.substr(equals + 1)));
     if (key == "next-hop") {
       status.next_hop = parameter_value;
     } else if (key == "error") {
@@ -373,8 +373,8 @@ std::string_view AddressIp(std::string_view address) {
 }
 
 bool ParseRoutingKind(std::string_view name, RoutingKind* kind) {
-  static constexpr RoutingKind kAll[] = {RoutingKind::kNone,      RoutingKind::kPlain,
-                                         RoutingKind::kRotating,  RoutingKind::kStickyOne,
+  static constexpr RoutingKind kAll[] = {RoutingKind::kNone,       RoutingKind::kPlain,
+                                         RoutingKind::kRotating,   RoutingKind::kStickyOne,
                                          RoutingKind::kStickyMany, RoutingKind::kTargeted};
   for (RoutingKind candidate : kAll) {
     if (RoutingKindName(candidate) == name) {

@@ -47,8 +47,7 @@ std::vector<CpuTimes> ReadCpuTimes() {
     }
     std::istringstream fields(line);
     std::string name;
-    uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
-             steal = 0;
+    uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
     fields >> name >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
     CpuTimes times;
     times.busy = user + nice + system + irq + softirq + steal;
@@ -160,9 +159,9 @@ ProcessUsage ReadProcessTree(pid_t root) {
     const StatFields& fields = processes[pid];
     usage.processes += 1;
     usage.threads += static_cast<int>(fields.threads);
-    usage.cpu_s += static_cast<double>(fields.utime + fields.stime + fields.cutime +
-                                       fields.cstime) /
-                   ticks_per_s;
+    usage.cpu_s +=
+        static_cast<double>(fields.utime + fields.stime + fields.cutime + fields.cstime) /
+        ticks_per_s;
     usage.rss_bytes += static_cast<uint64_t>(std::max<int64_t>(fields.rss_pages, 0)) * page_bytes;
     usage.fds += CountFds(pid);
     for (const auto& [child, child_fields] : processes) {

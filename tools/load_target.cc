@@ -42,15 +42,15 @@ struct Connection {
   uint32_t generation = 0;
   size_t slot = 0;
   Phase phase = Phase::kCommand;
-  bool counted = false;      // counted as a tunnel (its first command was not STATS)
+  bool counted = false;  // counted as a tunnel (its first command was not STATS)
   bool peer_eof = false;
-  uint64_t remaining = 0;    // SINK n / SOURCE n bytes left; kUnbounded otherwise
-  uint64_t sunk = 0;         // bytes dropped by the current SINK
+  uint64_t remaining = 0;  // SINK n / SOURCE n bytes left; kUnbounded otherwise
+  uint64_t sunk = 0;       // bytes dropped by the current SINK
   uint64_t source_offset = 0;
-  std::string line;          // unparsed input in command phase
-  std::string out;           // reply text (or echo bytes) not yet sent
+  std::string line;  // unparsed input in command phase
+  std::string out;   // reply text (or echo bytes) not yet sent
   size_t out_sent = 0;
-  std::string peer;          // "ip:port" as accepted
+  std::string peer;  // "ip:port" as accepted
 };
 
 class Target {

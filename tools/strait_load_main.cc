@@ -48,8 +48,7 @@ options:
 
 bool ParseInt(std::string_view text, long long min, long long max, long long* value) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
-  return error == std::errc() && end == text.data() + text.size() && *value >= min &&
-         *value <= max;
+  return error == std::errc() && end == text.data() + text.size() && *value >= min && *value <= max;
 }
 
 bool ParseSeconds(std::string_view text, double* value) {
@@ -205,8 +204,8 @@ int MainRun(int argc, char** argv) {
     return 2;
   }
   if (!routing_given) {
-    bool handshake = options.proxy_kind == ProxyKind::kHttp ||
-                     options.proxy_kind == ProxyKind::kSocks5;
+    bool handshake =
+        options.proxy_kind == ProxyKind::kHttp || options.proxy_kind == ProxyKind::kSocks5;
     options.routing = handshake ? RoutingKind::kPlain : RoutingKind::kNone;
   }
   return RunLoad(options);

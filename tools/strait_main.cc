@@ -22,6 +22,7 @@
 #include "core/logging.h"
 #include "core/server.h"
 #include "fmt/format.h"
+#include "routing/exit_registry.h"
 
 namespace {
 
@@ -114,15 +115,16 @@ void ReloadFromFile(strait::core::Server& server, const std::string& path) {
     Log().error("SIGHUP: configuration not reloaded: {}", std::string(config.status().message()));
     return;
   }
-  server.SetAccounts(config->accounts);
-  absl::Status exits = server.ReloadExits();
-  if (!exits.ok()) {
-    Log().error("SIGHUP: exits not reloaded, the previous set stays: {}",
-                std::string(exits.message()));
+  absl::Status reloaded = server.Reload(*config);
+  if (!reloaded.ok()) {
+    Log().error("SIGHUP: nothing reloaded, accounts and exits stay as they were: {}",
+                std::string(reloaded.message()));
     return;
   }
-  Log().info("SIGHUP: reloaded {} accounts and {} exits", config->accounts.size(),
-             server.exits().Acquire()->size());
+  Log().info(
+      "SIGHUP: reloaded {} accounts and {} exits (listeners, policy, limits and timeouts "
+      "change only on restart)",
+      config->accounts.size(), server.exits().Acquire()->size());
 }
 
 }  // namespace

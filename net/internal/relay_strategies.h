@@ -21,7 +21,7 @@ class PollSpliceRelay final : public Relay {
   ~PollSpliceRelay() override;
 
   void Start() override;
-  void Abort() override;
+  void Abort(bool reset_peers) override;
 
   // net::CompletionHandler
   void OnCompletion(unsigned tag, int32_t res, uint32_t flags) override;
@@ -31,6 +31,7 @@ class PollSpliceRelay final : public Relay {
     DirectionEnds ends;
     Pipe pipe;
     size_t bytes_in_pipe = 0;
+    uint64_t read_budget = UINT64_MAX;  // bytes the source may still send through this direction
     bool src_eof = false;
     bool done = false;
     bool readable_armed = false;
@@ -40,6 +41,7 @@ class PollSpliceRelay final : public Relay {
 
   void Pump(int index);
   void ArmPoll(int index, bool writable);
+  bool CopyWithoutPipe(int index);
   void Fail(RelaySide side, int error);
   void CancelArmedPolls();
   void MaybeFinish();
@@ -60,7 +62,7 @@ class RingSpliceRelay final : public Relay {
   ~RingSpliceRelay() override;
 
   void Start() override;
-  void Abort() override;
+  void Abort(bool reset_peers) override;
 
   // net::CompletionHandler
   void OnCompletion(unsigned tag, int32_t res, uint32_t flags) override;
@@ -71,6 +73,7 @@ class RingSpliceRelay final : public Relay {
     Pipe pipe;
     size_t pipe_capacity = 0;
     size_t bytes_in_pipe = 0;
+    uint64_t read_budget = UINT64_MAX;
     bool done = false;
     uint64_t* byte_counter = nullptr;
   };

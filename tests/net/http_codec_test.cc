@@ -338,6 +338,7 @@ HttpParseError ErrorByName(const std::string& name) {
       {"kDuplicateContentLength", HttpParseError::kDuplicateContentLength},
       {"kBadContentLength", HttpParseError::kBadContentLength},
       {"kContentLengthWithTransferEncoding", HttpParseError::kContentLengthWithTransferEncoding},
+      {"kConnectionNamesFramingHeader", HttpParseError::kConnectionNamesFramingHeader},
   };
   for (const auto& [candidate, error] : kNames) {
     if (name == candidate) {

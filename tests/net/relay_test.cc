@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,8 +65,11 @@ TcpPair MakeTcpPair() {
 // deadline passes. `abort_after_ms` >= 0 aborts it from the loop after that long.
 class RelayRunner : public RelayObserver {
  public:
-  RelayRunner(RelayStrategy strategy, int client_fd, int target_fd, int64_t abort_after_ms = -1)
-      : thread_([this, strategy, client_fd, target_fd, abort_after_ms] {
+  // `before_start` runs on the loop thread once the ring exists, just before the relay starts.
+  RelayRunner(RelayStrategy strategy, int client_fd, int target_fd, int64_t abort_after_ms = -1,
+              std::function<void()> before_start = nullptr)
+      : before_start_(std::move(before_start)),
+        thread_([this, strategy, client_fd, target_fd, abort_after_ms] {
           Run(strategy, client_fd, target_fd, abort_after_ms);
         }) {}
 
@@ -88,6 +92,7 @@ class RelayRunner : public RelayObserver {
   uint64_t target_to_client() const { return target_to_client_; }
   size_t pipes_leased_when_idle() const { return pipes_leased_when_idle_; }
   size_t pipes_leased_at_end() const { return pipes_leased_at_end_; }
+  uint64_t pipes_created() const { return pipes_created_; }
 
   // Set from the test thread; the loop records how many pipes were leased at that moment.
   void MarkIdle() { idle_requested_ = true; }
@@ -99,8 +104,12 @@ class RelayRunner : public RelayObserver {
     ASSERT_EQ(ring.Init(256), 0);
     PipePool pipes(256 * 1024, 8);
     int64_t now_ms = NowMs();
-    RelayEnvironment env{&ring, &pipes, &now_ms, 256 * 1024};
+    static char copy_buffer[64 * 1024];
+    RelayEnvironment env{&ring, &pipes, &now_ms, 256 * 1024, copy_buffer, sizeof(copy_buffer)};
     std::unique_ptr<Relay> relay = Relay::Create(strategy, env, client_fd, target_fd, this);
+    if (before_start_) {
+      before_start_();
+    }
     relay->Start();
 
     int64_t started_ms = now_ms;
@@ -111,7 +120,7 @@ class RelayRunner : public RelayObserver {
       ring.DispatchCompletions();
       if (abort_after_ms >= 0 && !aborted && now_ms - started_ms >= abort_after_ms) {
         aborted = true;
-        relay->Abort();
+        relay->Abort(/*reset_peers=*/false);
       }
       if (idle_requested_ && !idle_recorded_) {
         pipes_leased_when_idle_ = pipes.leased();
@@ -122,8 +131,10 @@ class RelayRunner : public RelayObserver {
     target_to_client_ = relay->target_to_client_bytes();
     relay.reset();
     pipes_leased_at_end_ = pipes.leased();
+    pipes_created_ = pipes.created();
   }
 
+  std::function<void()> before_start_;
   std::atomic<bool> finished_{false};
   std::atomic<bool> idle_requested_{false};
   std::atomic<bool> idle_recorded_{false};
@@ -132,6 +143,7 @@ class RelayRunner : public RelayObserver {
   uint64_t target_to_client_ = 0;
   size_t pipes_leased_when_idle_ = 0;
   size_t pipes_leased_at_end_ = 0;
+  uint64_t pipes_created_ = 0;
   std::thread thread_;
 };
 
@@ -280,6 +292,47 @@ TEST(PollSpliceRelay, HoldsNoPipeWhileIdle) {
   shutdown(target.far_fd, SHUT_WR);
   runner.Join();
   EXPECT_EQ(runner.outcome().failed_side, RelaySide::kNone);
+  for (int fd : {client.near_fd, client.far_fd, target.near_fd, target.far_fd}) {
+    close(fd);
+  }
+}
+
+TEST(PollSpliceRelay, KeepsMovingBytesWhenNoDescriptorIsLeftForAPipe) {
+  signal(SIGPIPE, SIG_IGN);
+  TcpPair client = MakeTcpPair();
+  TcpPair target = MakeTcpPair();
+  SetReceiveTimeout(client.far_fd, 30);
+  SetReceiveTimeout(target.far_fd, 30);
+
+  // From the moment the relay starts, the process may open no further descriptor, so every pipe
+  // lease fails with EMFILE.
+  rlimit saved{};
+  getrlimit(RLIMIT_NOFILE, &saved);
+  auto exhaust = [&saved] {
+    int probe = dup(0);
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(probe);
+    close(probe);
+    setrlimit(RLIMIT_NOFILE, &tight);
+  };
+  constexpr uint64_t kBytes = 8ull << 20;
+  uint64_t sent_hash = 0;
+  uint64_t received = 0;
+  uint64_t received_hash = 0;
+  {
+    RelayRunner runner(RelayStrategy::kPollSplice, client.near_fd, target.near_fd, -1, exhaust);
+    std::thread sender([&] { sent_hash = SendPattern(client.far_fd, kBytes, 3); });
+    received_hash = ReceiveAll(target.far_fd, &received);
+    sender.join();
+    shutdown(target.far_fd, SHUT_WR);
+    runner.Join();
+    setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_EQ(runner.outcome().failed_side, RelaySide::kNone);
+    EXPECT_EQ(runner.client_to_target(), kBytes);
+    EXPECT_EQ(runner.pipes_created(), 0u) << "the copy path was never taken";
+  }
+  EXPECT_EQ(received, kBytes);
+  EXPECT_EQ(received_hash, sent_hash);
   for (int fd : {client.near_fd, client.far_fd, target.near_fd, target.far_fd}) {
     close(fd);
   }

@@ -1,55 +1,13 @@
-// Counts heap allocations made by the parser. This binary replaces the global operator new, so it
-// holds only these tests.
+// Counts heap allocations made by the parser. This binary replaces the global operator new
+// (//tests/testing:allocation_counter), so it holds only these tests.
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "gtest/gtest.h"
 #include "routing/parser.h"
-
-namespace {
-
-std::atomic<uint64_t> g_allocations{0};
-
-void* CountedAllocate(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* p = std::malloc(size == 0 ? 1 : size);
-  if (p == nullptr) {
-    throw std::bad_alloc();
-  }
-  return p;
-}
-
-}  // namespace
-
-void* operator new(size_t size) { return CountedAllocate(size); }
-void* operator new[](size_t size) { return CountedAllocate(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new(size_t size, std::align_val_t alignment) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  size_t align = static_cast<size_t>(alignment);
-  void* p = std::aligned_alloc(align, (size + align - 1) / align * align);
-  if (p == nullptr) {
-    throw std::bad_alloc();
-  }
-  return p;
-}
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "tests/testing/allocation_counter.h"
 
 namespace strait::routing {
 namespace {
@@ -67,12 +25,12 @@ std::shared_ptr<const PlaceDictionary> MakePlaces() {
 // into a stack buffer.
 uint64_t AllocationsOfParse(std::string_view input, const PlaceDictionary& places, bool* ok) {
   char buffer[512];
-  uint64_t before = g_allocations.load(std::memory_order_relaxed);
+  uint64_t before = strait::testing::AllocationCount();
   RoutingIntent intent;
   RoutingError error = ParseRoutingString(input, places, &intent);
   size_t length = error.ok() ? FormatRoutingIntent(intent, buffer, sizeof(buffer))
                              : error.Describe(buffer, sizeof(buffer));
-  uint64_t after = g_allocations.load(std::memory_order_relaxed);
+  uint64_t after = strait::testing::AllocationCount();
   *ok = error.ok();
   EXPECT_GT(length, 0u) << input;
   return after - before;
@@ -80,10 +38,10 @@ uint64_t AllocationsOfParse(std::string_view input, const PlaceDictionary& place
 
 TEST(RoutingParserAllocations, CounterSeesAllocations) {
   // The counter works, so the zeros below mean something.
-  uint64_t before = g_allocations.load();
+  uint64_t before = strait::testing::AllocationCount();
   auto* leak_check = new std::string(100, 'x');
   delete leak_check;
-  EXPECT_GT(g_allocations.load(), before);
+  EXPECT_GT(strait::testing::AllocationCount(), before);
 }
 
 TEST(RoutingParserAllocations, ParsesWithoutAllocating) {

@@ -384,6 +384,46 @@ TEST_F(RoutingParser, AcceptsPlaceNameUpTo64Bytes) {
   EXPECT_EQ(error.part.size(), 65u);
 }
 
+// The scanner reads 16 bytes at a time where it can and byte by byte near the end; a bad byte is
+// found at every offset either way, including the bytes just outside the allowed ranges.
+TEST_F(RoutingParser, FindsBadByteAtEveryOffset) {
+  std::string valid = std::string(64, 'a') + "_c_us_city_" + std::string(64, 'b') + "_state_" +
+                      std::string(64, 'c') + "_zip_";
+  valid += std::string(kMaxRoutingStringLength - valid.size(), 'd');
+  Parse(valid);
+  for (char bad : {'\x01', ' ', ',', '/', ':', '@', '[', '^', '`', '{', '\x7f', '\x80', '\xff'}) {
+    for (size_t offset = 0; offset < valid.size(); ++offset) {
+      std::string input = valid;
+      input[offset] = bad;
+      RoutingIntent intent;
+      RoutingError error = ParseRoutingString(input, **places_, &intent);
+      ASSERT_EQ(error.code, RoutingErrorCode::kBadByte) << offset << " " << int{bad};
+      ASSERT_EQ(error.offset, offset);
+      ASSERT_EQ(error.part, std::string_view(&input[offset], 1));
+    }
+  }
+}
+
+TEST_F(RoutingParser, FindsPunctuationAnywhereInSessionIdsAndPlaceNames) {
+  for (size_t i = 0; i < kMaxSessionIdLength; ++i) {
+    for (char c : {'-', '.'}) {
+      std::string session(kMaxSessionIdLength, 'x');
+      session[i] = c;
+      std::string input = "alice_s_" + session + "_strict";
+      EXPECT_EQ(Fail(input).code, RoutingErrorCode::kBadSessionId) << input;
+    }
+  }
+  for (size_t i = 0; i < PlaceDictionary::kMaxNameLength; ++i) {
+    std::string name(PlaceDictionary::kMaxNameLength, 'y');
+    name[i] = '.';
+    std::string input = "alice_c_us_city_" + name + "_asn_1";
+    EXPECT_EQ(Fail(input).code, RoutingErrorCode::kBadPlaceName) << input;
+    name[i] = '-';
+    input = "alice_c_us_city_" + name + "_asn_1";
+    EXPECT_EQ(Parse(input).city_text, name);
+  }
+}
+
 // --- Errors: code, offset, part and the exact message -------------------------------------------
 
 struct ErrorCase {

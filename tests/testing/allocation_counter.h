@@ -8,7 +8,10 @@
 //   EXPECT_EQ(strait::testing::AllocationCount() - before, 0u);
 //
 // ASSERT_TRUE(AllocationCounterIsLive()) first: if another operator new won the link (a
-// sanitizer runtime), every count would read 0 and the test would pass for nothing.
+// sanitizer runtime), every count would read 0 and the test would pass for nothing. Link such a
+// cc_test with `linkstatic = True`: as a shared library the replacement loses to the one in a
+// sanitizer's runtime. Under ASan it takes the place of ASan's own operator new, so mismatched
+// new/delete go unreported in these binaries.
 
 #include <cstdint>
 

@@ -159,7 +159,8 @@ bool DaemonProcess::Start(std::string config_toml, const std::vector<std::string
   WriteFile(config_path, config_toml);
   WriteFile(access_log_path_, "");
 
-  std::vector<std::string> argv = {RunfilePath("tools/strait"), "--config", config_path};
+  std::vector<std::string> argv = launcher_;
+  argv.insert(argv.end(), {RunfilePath("tools/strait"), "--config", config_path});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> args;
   for (const std::string& arg : argv) {
@@ -206,6 +207,17 @@ int DaemonProcess::Terminate(int timeout_ms) {
     return -1;
   }
   kill(pid_, SIGTERM);
+  int status = WaitWithTimeout(pid_, timeout_ms);
+  if (status >= 0) {
+    pid_ = -1;
+  }
+  return status;
+}
+
+int DaemonProcess::WaitForExit(int timeout_ms) {
+  if (pid_ <= 0) {
+    return -1;
+  }
   int status = WaitWithTimeout(pid_, timeout_ms);
   if (status >= 0) {
     pid_ = -1;
@@ -318,6 +330,62 @@ void WhoServer::AcceptLoop() {
   }
 }
 
+EchoServer::EchoServer() {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  listen(listen_fd_, 1024);
+  socklen_t length = sizeof(address);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+EchoServer::~EchoServer() {
+  stopping_ = true;
+  thread_.join();
+  close(listen_fd_);
+}
+
+void EchoServer::Loop() {
+  std::vector<pollfd> fds = {{.fd = listen_fd_, .events = POLLIN}};
+  char buffer[65536];
+  while (!stopping_) {
+    if (poll(fds.data(), fds.size(), 50) <= 0) {
+      continue;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        fds.push_back({.fd = fd, .events = POLLIN});
+        ++open_connections_;
+      }
+    }
+    for (size_t i = 1; i < fds.size();) {
+      if (fds[i].revents == 0) {
+        ++i;
+        continue;
+      }
+      ssize_t n = recv(fds[i].fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+      if (n > 0) {
+        WriteAll(fds[i].fd, std::string_view(buffer, static_cast<size_t>(n)));
+        ++i;
+      } else if (n < 0 && errno == EAGAIN) {
+        ++i;
+      } else {
+        close(fds[i].fd);
+        fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
+        --open_connections_;
+      }
+    }
+  }
+  for (size_t i = 1; i < fds.size(); ++i) {
+    close(fds[i].fd);
+  }
+}
+
 Connection::Connection(uint16_t port) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
@@ -346,6 +414,27 @@ std::string Connection::ReadHead() {
   while (head.size() < 65536) {
     ssize_t n = recv(fd_, &c, 1, 0);
     if (n <= 0) {
+      return head;
+    }
+    head.push_back(c);
+    if (head.size() >= 4 && head.compare(head.size() - 4, 4, "\r\n\r\n") == 0) {
+      return head;
+    }
+  }
+  return head;
+}
+
+std::string Connection::ReadHeadWithin(int timeout_ms) {
+  std::string head;
+  int64_t deadline = NowMs() + timeout_ms;
+  char c;
+  while (head.size() < 65536) {
+    pollfd poll_fd{.fd = fd_, .events = POLLIN};
+    int remaining = static_cast<int>(deadline - NowMs());
+    if (remaining <= 0 || poll(&poll_fd, 1, remaining) <= 0) {
+      return head;
+    }
+    if (recv(fd_, &c, 1, 0) <= 0) {
       return head;
     }
     head.push_back(c);

@@ -47,13 +47,21 @@ class DaemonProcess {
   bool Start(std::string config_toml, const std::vector<std::string>& extra_args = {},
              std::string* error = nullptr);
 
+  // Run the daemon through a launcher, e.g. {"/usr/bin/prlimit", "--nofile=64:64"}. Before Start.
+  void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
+
   // Sends SIGTERM and waits (at most `timeout_ms`) for the exit. Returns the exit status or -1.
   int Terminate(int timeout_ms = 10'000);
+
+  // Waits (at most `timeout_ms`) for the daemon to exit on its own; returns the status or -1.
+  int WaitForExit(int timeout_ms);
 
   bool Running();
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
+  const std::string& directory() const { return directory_; }
+  std::string config_path() const { return directory_ + "/strait.toml"; }
   std::string AccessLog() const { return ReadFile(access_log_path_); }
   std::string ProcessLog() const { return ReadFile(stderr_path_); }
 
@@ -61,6 +69,7 @@ class DaemonProcess {
   bool WaitForAccessLog(std::string_view text, int timeout_ms = 5000) const;
 
  private:
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string directory_;
@@ -90,6 +99,27 @@ class WhoServer {
   std::vector<std::thread> connection_threads_;
 };
 
+// A loopback echo server for many simultaneous connections: one thread, poll(2) over all of
+// them. Connections end when the peer closes.
+class EchoServer {
+ public:
+  EchoServer();
+  ~EchoServer();
+
+  uint16_t port() const { return port_; }
+  std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
+  int open_connections() const { return open_connections_.load(); }
+
+ private:
+  void Loop();
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> open_connections_{0};
+  std::thread thread_;
+};
+
 // A raw TCP connection to the proxy for exact protocol assertions.
 class Connection {
  public:
@@ -106,6 +136,9 @@ class Connection {
 
   // Reads until "\r\n\r\n" (an HTTP head) and returns it; empty on EOF or timeout.
   std::string ReadHead();
+
+  // Like ReadHead, but gives up after `timeout_ms` (and then returns what it has, maybe "").
+  std::string ReadHeadWithin(int timeout_ms);
 
   // Reads exactly n bytes, or fewer on EOF / timeout.
   std::string ReadExactly(size_t n);

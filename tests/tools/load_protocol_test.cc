@@ -21,9 +21,9 @@ TEST(HttpConnect, CarriesBasicCredentialsOfTheRoutingString) {
   std::string request = BuildHttpConnect("127.0.0.1:19003", "bench_c_us", "pw");
   EXPECT_EQ(request.rfind("CONNECT 127.0.0.1:19003 HTTP/1.1\r\n", 0), 0u);
   EXPECT_NE(request.find("\r\nHost: 127.0.0.1:19003\r\n"), std::string::npos);
-  EXPECT_NE(request.find("\r\nProxy-Authorization: Basic " + Base64Encode("bench_c_us:pw") +
-                         "\r\n"),
-            std::string::npos);
+  EXPECT_NE(
+      request.find("\r\nProxy-Authorization: Basic " + Base64Encode("bench_c_us:pw") + "\r\n"),
+      std::string::npos);
   EXPECT_EQ(request.substr(request.size() - 4), "\r\n\r\n");
 }
 
@@ -99,7 +99,11 @@ TEST(ProxyStatus, UsesWholeDetailsWhenItHasNoColon) {
 TEST(Socks, BuildsGreetingAuthAndConnect) {
   EXPECT_EQ(BuildSocksGreeting(true), std::string("\x05\x01\x02", 3));
   EXPECT_EQ(BuildSocksGreeting(false), std::string("\x05\x01\x00", 3));
-  EXPECT_EQ(BuildSocksAuth("ab", "xyz"), std::string("\x01\x02" "ab" "\x03" "xyz", 8));
+  EXPECT_EQ(BuildSocksAuth("ab", "xyz"), std::string("\x01\x02"
+                                                     "ab"
+                                                     "\x03"
+                                                     "xyz",
+                                                     8));
   EXPECT_EQ(BuildSocksConnectIpv4(0x7f000001, 19000),
             std::string("\x05\x01\x00\x01\x7f\x00\x00\x01\x4a\x38", 10));
 }

@@ -475,6 +475,53 @@ TEST_F(StraitEndToEnd, OneGibibyteEachWayArrivesIntact) {
   EXPECT_EQ(up_hash_at_target, up_hash_sent);
 }
 
+TEST_F(StraitEndToEnd, AbsoluteFormForwardsExactlyOneRequestWithoutProxyHeaders) {
+  std::string received;
+  std::string authority;
+  {
+    OneShotTarget target([&received](int fd) {
+      // Take everything that arrives within a moment of the first head: a second request (the
+      // client's next one, meant for another origin) must not be among it.
+      char buffer[4096];
+      timeval timeout{.tv_sec = 0, .tv_usec = 500'000};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
+        received.append(buffer, static_cast<size_t>(n));
+      }
+      std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+    });
+    authority = target.authority();
+    Connection connection(daemon_->port());
+    std::string credentials = testing::BasicCredentials("alice", "wonder:land");
+    std::string first =
+        "POST http://" + target.authority() +
+        "/upload HTTP/1.1\r\nHost: elsewhere\r\nProxy-Authorization: " + credentials +
+        "\r\nProxy-Connection: keep-alive\r\n"
+        "Content-Length: 5\r\n\r\nhello";
+    std::string second = "GET http://127.0.0.1:" + std::to_string(who_->port()) +
+                         "/other HTTP/1.1\r\nProxy-Authorization: " + credentials + "\r\n\r\n";
+    ASSERT_TRUE(connection.Send(first + second));
+    std::string response = connection.ReadToEnd();
+    EXPECT_EQ(response.rfind("HTTP/1.1 200 OK", 0), 0u) << response;
+  }
+  EXPECT_EQ(received, "POST /upload HTTP/1.1\r\nHost: " + authority +
+                          "\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  EXPECT_EQ(received.find("Proxy-"), std::string::npos) << received;
+  EXPECT_EQ(received.find("/other"), std::string::npos) << received;
+}
+
+TEST_F(StraitEndToEnd, AbsoluteFormWithChunkedBodyIsRefused) {
+  Connection connection(daemon_->port());
+  ASSERT_TRUE(connection.Send(
+      "POST http://127.0.0.1:" + std::to_string(who_->port()) +
+      "/ HTTP/1.1\r\nProxy-Authorization: " + testing::BasicCredentials("alice", "wonder:land") +
+      "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  std::string head = connection.ReadHead();
+  EXPECT_EQ(StatusCode(head), 400) << head;
+  EXPECT_NE(HeaderValue(head, "Proxy-Status").find("Transfer-Encoding"), std::string::npos);
+}
+
 TEST_F(StraitEndToEnd, HalfCloseLetsTheTargetAnswerAfterTheClientFinishedSending) {
   OneShotTarget target([](int fd) {
     uint64_t received = 0;
@@ -542,6 +589,20 @@ TEST_F(StraitEndToEnd, IdleTunnelEndsAtTheIdleTimeout) {
   auto waited = std::chrono::steady_clock::now() - started;
   EXPECT_GE(waited, std::chrono::milliseconds(1500));
   EXPECT_LE(waited, std::chrono::milliseconds(6000));
+}
+
+TEST_F(StraitEndToEnd, ClientTextCannotForgeAccessLogLines) {
+  // A SOCKS5 user name may hold any byte; this one tries to end the line and start a fake one.
+  Connection connection(daemon_->port());
+  std::string user = "evil\n2026-01-01 [s0 t1] account=victim result=ok \"x";
+  ASSERT_TRUE(connection.Send(std::string("\x05\x01\x02", 3) + std::string("\x01", 1) +
+                              static_cast<char>(user.size()) + user + std::string("\x01x", 2)));
+  EXPECT_EQ(connection.ReadExactly(2), std::string("\x05\x02", 2));
+  EXPECT_EQ(connection.ReadExactly(2), std::string("\x01\x01", 2));
+  ASSERT_TRUE(daemon_->WaitForAccessLog(
+      "account=evil\\x0a2026-01-01\\x20[s0\\x20t1]\\x20account\\x3dvictim"))
+      << daemon_->AccessLog();
+  EXPECT_EQ(daemon_->AccessLog().find("\n2026-01-01"), std::string::npos);
 }
 
 TEST_F(StraitEndToEnd, AccessLogRecordsEveryTunnelWithItsReasonToken) {
