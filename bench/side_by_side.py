@@ -144,6 +144,16 @@ def stop(process, timeout_s=6):
                 pass
 
 
+def port_busy(port):
+    """True when something already accepts on 127.0.0.1:port. A second daemon there (with
+    SO_REUSEPORT) would take part of the connections and skew every figure."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(port, process, timeout_s=15):
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -181,6 +191,10 @@ def render_configs(run):
 
 
 def version_of(proxy):
+    if proxy.strait:
+        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        return f"{proxy.name} at {commit or '?'}"
     if not proxy.version:
         if proxy.name == "microsocks":
             out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "microsocks"],
@@ -456,10 +470,15 @@ def tables(bench, proxies, peer_names):
 
 
 def goals_table(bench, peer_names):
+    """The issue's goals, the peers' figures measured here, and Strait's when it ran."""
     r = bench.results
+    directions = ("up", "down", "both")
+    relays = [n for n in ("strait-splice", "strait-uring_splice")
+              if any(k[0] == n for k in r)]
+    strait_variants = ("http rotating", "http sticky-one", "http sticky-many", "http targeted")
 
-    def connect(name, getter):
-        return median(r.get((name, "connect", ""), []), getter)
+    def connect(name, getter, variant=""):
+        return median(r.get((name, "connect", variant), []), getter)
 
     def tput(name, direction, getter):
         return median(r.get((name, "throughput", direction), []), getter)
@@ -467,49 +486,108 @@ def goals_table(bench, peer_names):
     def fmtv(v, d=0):
         return fmt(v, d) if v is not None else "not run"
 
+    def verdict(ok):
+        return "—" if ok is None else ("met" if ok else "**not met**")
+
     rate = lambda x: x["tunnels_per_s"]
     cpu = lambda x: x["proxy"]["cpu_us_per_tunnel"]
-    lines = [
-        "### The issue's goals next to the peers measured here",
-        "",
-        "| goal (issue #5) | peer figure in the issue | measured here |",
-        "|---|---|---|",
-        f"| ≥ 2× tinyproxy's tunnels/s with routing strings and auth | tinyproxy ~7.4k/s at 64 "
-        f"workers, ~128 µs/tunnel | tinyproxy {fmtv(connect('tinyproxy', rate))}/s, "
-        f"{fmtv(connect('tinyproxy', cpu), 1)} µs/tunnel → goal ≥ "
-        f"{fmtv(2 * connect('tinyproxy', rate) if connect('tinyproxy', rate) else None)}/s |",
-        f"| (other HTTP CONNECT / SOCKS5 peers) | squid ~5.3k/s at ~188 µs; microsocks ~7.3k/s | "
-        f"squid {fmtv(connect('squid', rate))}/s at {fmtv(connect('squid', cpu), 1)} µs; "
-        f"microsocks {fmtv(connect('microsocks', rate))}/s at "
-        f"{fmtv(connect('microsocks', cpu), 1)} µs; dante (no auth) "
-        f"{fmtv(connect('dante', rate))}/s at {fmtv(connect('dante', cpu), 1)} µs |",
-        f"| ≤ 50 µs proxy CPU per tunnel (below the relays that parse nothing) | HAProxy / nginx "
-        f"~69 µs | HAProxy {fmtv(connect('haproxy', cpu), 1)} µs "
-        f"({fmtv(connect('haproxy', rate))}/s), nginx {fmtv(connect('nginx', cpu), 1)} µs "
-        f"({fmtv(connect('nginx', rate))}/s) |",
-        f"| ≥ HAProxy's splice throughput at no more CPU per GB | HAProxy ~17.7 Gbit/s at 8 "
-        f"tunnels, 0.22–0.25 CPU-s/GB; squid 0.58–0.67; tinyproxy ~2.0 | HAProxy up/down/both "
-        + " / ".join(fmtv(tput('haproxy', d, lambda x: x["gbit_s"]), 1) for d in
-                     ("up", "down", "both"))
-        + " Gbit/s at " + " / ".join(fmtv(tput('haproxy', d, lambda x: x["proxy"]["cpu_s_per_gb"]),
-                                          3) for d in ("up", "down", "both"))
-        + " CPU-s/GB; squid " + " / ".join(
-            fmtv(tput('squid', d, lambda x: x["proxy"]["cpu_s_per_gb"]), 2)
-            for d in ("up", "down", "both"))
-        + "; tinyproxy " + " / ".join(
-            fmtv(tput('tinyproxy', d, lambda x: x["proxy"]["cpu_s_per_gb"]), 2)
-            for d in ("up", "down", "both")) + " |",
-    ]
-    hs = {n: median(r.get((n, "connect", ""), []), lambda x: x["handshake_us"]["p99"])
-          for n in ("squid", "tinyproxy", "dante", "microsocks")}
-    best = min(((v, n) for n, v in hs.items() if v), default=(None, ""))
-    lines.append(f"| p99 handshake at 64 workers ≤ half the best peer's | — | best handshaking "
-                 f"peer: {best[1]} {fmtv(best[0])} µs → goal ≤ "
-                 f"{fmtv(best[0] / 2 if best[0] else None)} µs |")
-    idle = {n: median(r.get((n, "idle", ""), []), lambda x: x["proxy"]["rss_bytes_per_tunnel"])
-            for n in peer_names}
-    lines.append("| ≤ 2 KiB user-space memory per idle tunnel at 8,000 tunnels | — | peers: "
-                 + ", ".join(f"{n} {fmtv(v)} B" for n, v in idle.items()) + " |")
+    p99 = lambda x: x["handshake_us"]["p99"]
+    gbit = lambda x: x["gbit_s"]
+    per_gb = lambda x: x["proxy"]["cpu_s_per_gb"]
+    rss = lambda x: x["proxy"]["rss_bytes_per_tunnel"]
+
+    tiny_rate = connect("tinyproxy", rate)
+    hs = {n: connect(n, p99) for n in ("squid", "tinyproxy", "dante", "microsocks")}
+    best_hs = min(((v, n) for n, v in hs.items() if v), default=(None, ""))
+    idle = {n: median(r.get((n, "idle", ""), []), rss) for n in peer_names}
+
+    rows = []
+    # 1. tunnels/s with routing strings and auth.
+    strait_cells, oks = [], []
+    for relay in relays:
+        rates = {v: connect(relay, rate, v) for v in strait_variants}
+        worst = min((x for x in rates.values() if x), default=None)
+        strait_cells.append(f"{relay}: rotating {fmtv(rates['http rotating'])}/s, worst routing "
+                            f"{fmtv(worst)}/s")
+        oks.append(worst is not None and tiny_rate is not None and worst >= 2 * tiny_rate)
+    rows.append((
+        "≥ 2× tinyproxy's tunnels/s with routing strings and auth",
+        "tinyproxy ~7.4k/s at 64 workers, ~128 µs/tunnel",
+        f"tinyproxy {fmtv(tiny_rate)}/s at {fmtv(connect('tinyproxy', cpu), 1)} µs/tunnel → "
+        f"goal ≥ {fmtv(2 * tiny_rate if tiny_rate else None)}/s; squid "
+        f"{fmtv(connect('squid', rate))}/s at {fmtv(connect('squid', cpu), 1)} µs; microsocks "
+        f"{fmtv(connect('microsocks', rate))}/s at {fmtv(connect('microsocks', cpu), 1)} µs; "
+        f"dante (no auth) {fmtv(connect('dante', rate))}/s at {fmtv(connect('dante', cpu), 1)} µs",
+        strait_cells, oks))
+    # 2. CPU per tunnel.
+    strait_cells, oks = [], []
+    for relay in relays:
+        worst = max((x for x in (connect(relay, cpu, v) for v in strait_variants) if x),
+                    default=None)
+        strait_cells.append(f"{relay}: {fmtv(worst, 1)} µs (worst routing)")
+        oks.append(worst is not None and worst <= 50)
+    rows.append((
+        "≤ 50 µs proxy CPU per tunnel (below the relays that parse nothing)",
+        "HAProxy / nginx ~69 µs",
+        f"HAProxy {fmtv(connect('haproxy', cpu), 1)} µs ({fmtv(connect('haproxy', rate))}/s), "
+        f"nginx {fmtv(connect('nginx', cpu), 1)} µs ({fmtv(connect('nginx', rate))}/s)",
+        strait_cells, oks))
+    # 3. Throughput and CPU per GB against HAProxy.
+    strait_cells, oks = [], []
+    for relay in relays:
+        cells = []
+        ok = True
+        for d in directions:
+            g, c = tput(relay, d, gbit), tput(relay, d, per_gb)
+            hg, hc = tput("haproxy", d, gbit), tput("haproxy", d, per_gb)
+            cells.append(f"{d} {fmtv(g, 1)} Gbit/s at {fmtv(c, 3)}")
+            ok = ok and None not in (g, c, hg, hc) and g >= hg and c <= hc
+        strait_cells.append(f"{relay}: " + "; ".join(cells))
+        oks.append(ok)
+    rows.append((
+        "≥ HAProxy's splice throughput at no more CPU per GB (8 tunnels)",
+        "HAProxy ~17.7 Gbit/s, 0.22–0.25 CPU-s/GB; squid 0.58–0.67; tinyproxy ~2.0",
+        "HAProxy " + "; ".join(f"{d} {fmtv(tput('haproxy', d, gbit), 1)} Gbit/s at "
+                               f"{fmtv(tput('haproxy', d, per_gb), 3)}" for d in directions)
+        + " CPU-s/GB; squid " + " / ".join(fmtv(tput("squid", d, per_gb), 2) for d in directions)
+        + "; tinyproxy " + " / ".join(fmtv(tput("tinyproxy", d, per_gb), 2) for d in directions),
+        strait_cells, oks))
+    # 4. p99 handshake.
+    strait_cells, oks = [], []
+    for relay in relays:
+        value = connect(relay, p99, "http rotating")
+        strait_cells.append(f"{relay}: {fmtv(value)} µs")
+        oks.append(value is not None and best_hs[0] is not None and value <= best_hs[0] / 2)
+    rows.append((
+        "p99 handshake at 64 workers ≤ half the best peer's", "—",
+        f"best peer that parses a handshake: {best_hs[1]} {fmtv(best_hs[0])} µs → goal ≤ "
+        f"{fmtv(best_hs[0] / 2 if best_hs[0] else None)} µs",
+        strait_cells, oks))
+    # 5. Idle memory.
+    strait_cells, oks = [], []
+    for relay in relays:
+        value = median(r.get((relay, "idle", ""), []), rss)
+        held = median(r.get((relay, "idle", ""), []), lambda x: x["idle_held"])
+        strait_cells.append(f"{relay}: {fmtv(value)} B ({fmtv(held)} held)")
+        oks.append(value is not None and value <= 2048 and held is not None and held >= 8000)
+    rows.append((
+        f"≤ 2 KiB user-space memory per idle tunnel at 8,000 tunnels", "—",
+        "peers: " + ", ".join(f"{n} {fmtv(v)} B" for n, v in idle.items()),
+        strait_cells, oks))
+
+    lines = ["### The issue's goals, the peers measured here, and Strait", ""]
+    if relays:
+        lines.append("| goal (issue #5) | peer figure in the issue | peers measured here | "
+                     "Strait measured here | met? |")
+        lines.append("|---|---|---|---|---|")
+        for goal, issue, peers_here, cells, oks in rows:
+            lines.append(f"| {goal} | {issue} | {peers_here} | {'<br>'.join(cells)} | "
+                         f"{' / '.join(verdict(ok) for ok in oks)} |")
+    else:
+        lines.append("| goal (issue #5) | peer figure in the issue | peers measured here |")
+        lines.append("|---|---|---|")
+        for goal, issue, peers_here, _, _ in rows:
+            lines.append(f"| {goal} | {issue} | {peers_here} |")
     lines.append("")
     return lines
 
@@ -540,7 +618,7 @@ def machine_notes(proxies, versions, args, started, finished, foreign):
         "Proxy CPU is utime+stime of the proxy's process tree from /proc/<pid>/stat (10 ms "
         "ticks); softirq time is not in it.",
     ]
-    return lines
+    return [f"- {line}" for line in lines]
 
 
 def write_readme(path, section_lines):
@@ -563,7 +641,7 @@ def write_readme(path, section_lines):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--load", required=True, help="strait_load binary")
+    parser.add_argument("--load", default="", help="strait_load binary")
     parser.add_argument("--strait", default="", help="strait daemon binary (empty: skip)")
     parser.add_argument("--only", default="", help="comma-separated proxy names")
     parser.add_argument("--reps", type=int, default=3)
@@ -579,7 +657,19 @@ def main():
                         help="niceness of the proxy, target and generator (0: unchanged); the "
                              "box is shared, and a higher priority keeps other work off the "
                              "measured cores' time")
+    parser.add_argument("--from-results", default="",
+                        help="write the README section from a previous run's results.json "
+                             "instead of measuring")
     args = parser.parse_args()
+    if args.from_results:
+        with open(args.from_results) as f:
+            saved = json.load(f)
+        results = {tuple(k.split("|", 2)): v for k, v in saved["results"].items()}
+        render(results, saved["meta"], args.readme)
+        print(f"wrote {args.readme} from {args.from_results}")
+        return
+    if not args.load:
+        parser.error("--load is required unless --from-results is given")
     args.nice_prefix = ["nice", "-n", str(args.nice)] if args.nice else []
 
     started = datetime.datetime.utcnow()
@@ -598,6 +688,9 @@ def main():
         proxies = [p for p in proxies if p.name in wanted or p.name == "direct"]
     peer_names = [p.name for p in proxies if p.kind != "direct" and not p.strait]
 
+    busy = [p for p in range(19000, 19000 + TARGET_PORTS) if port_busy(p)]
+    if busy:
+        sys.exit(f"ports {busy} are already in use on 127.0.0.1: stop what listens there first")
     target = subprocess.Popen(args.nice_prefix + ["taskset", "-c", GENERATOR_CPU, args.load, "target", "--listen",
                                TARGET, "--ports", str(TARGET_PORTS), "--max-run-s", "3600"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -623,6 +716,11 @@ def main():
                           file=sys.stderr)
                     not_run.append(proxy.name)
                     continue
+            if port_busy(proxy.port):
+                print(f"{proxy.name}: 127.0.0.1:{proxy.port} is already in use; skipped",
+                      file=sys.stderr)
+                not_run.append(f"{proxy.name} (port {proxy.port} busy)")
+                continue
             command = args.nice_prefix + ["taskset", "-c", PROXY_CPU] + [
                 c.format(run=run) for c in proxy.command]
             log = open(os.path.join(run, f"{proxy.name}.log"), "w")
@@ -646,22 +744,55 @@ def main():
         stop(target)
 
     finished = datetime.datetime.utcnow()
+    meta = {
+        "started": started.isoformat(), "finished": finished.isoformat(),
+        "versions": versions, "foreign": foreign, "not_run": not_run,
+        "strait": bool(args.strait), "command": args.command, "nice": args.nice,
+        "reps": args.reps, "workers": args.workers, "connect_s": args.connect_s,
+        "tunnels": args.tunnels, "throughput_s": args.throughput_s, "idle": args.idle,
+        "hold_s": args.hold_s, "only": args.only,
+    }
+    results_path = os.path.join(run, "results.json")
+    with open(results_path, "w") as f:
+        json.dump({"meta": meta, "results": {f"{k[0]}|{k[1]}|{k[2]}": v
+                                             for k, v in bench.results.items()}}, f)
+    render(bench.results, meta, args.readme)
+    print(f"wrote {args.readme}; raw reports in {run} (tables again: "
+          f"--from-results {results_path})", flush=True)
+
+
+def render(results, meta, readme):
+    """Writes the README section from measured reports and the run's notes."""
+    args = argparse.Namespace(**{k: meta[k] for k in (
+        "reps", "workers", "connect_s", "tunnels", "throughput_s", "idle", "hold_s", "nice")})
+    proxies = [Proxy("direct", "direct", "direct", "none", "—", "— (no proxy: the floor)", None,
+                     0)] + peers()
+    if meta["strait"]:
+        proxies += strait_proxies("strait")
+    present = {k[0] for k in results}
+    proxies = [p for p in proxies if p.name in present]
+    peer_names = [p.name for p in proxies if p.kind != "direct" and not p.strait]
+    bench = argparse.Namespace(results=results, args=args)
+    started = datetime.datetime.fromisoformat(meta["started"])
+    finished = datetime.datetime.fromisoformat(meta["finished"])
+    foreign = meta["foreign"]
+
     section = [
         "Strait's daemon against the proxies operators run today, end to end on loopback: "
         "connect rate and latency, throughput and CPU per byte, memory per idle tunnel, and "
         "what a proxy tester checks. Written by the script; do not edit by hand.",
         "",
-        f"Command: `{args.command}` (about {(finished - started).total_seconds() / 60:.0f} "
+        f"Command: `{meta['command']}` (about {(finished - started).total_seconds() / 60:.0f} "
         f"minutes; `--help` for options).",
         "",
     ]
-    if not args.strait:
+    if not meta["strait"]:
         section += ["**Strait rows: not run.** The daemon (`//tools:strait`) was not in the tree "
                     "when this was measured; the script runs both relay strategies "
                     "(`splice`, `uring_splice`) as soon as it builds.", ""]
-    if not_run:
-        section += [f"Not run (did not start): {', '.join(not_run)}.", ""]
-    section += machine_notes(proxies, versions, args, started, finished,
+    if meta["not_run"]:
+        section += [f"Not run (did not start): {', '.join(meta['not_run'])}.", ""]
+    section += machine_notes(proxies, meta["versions"], args, started, finished,
                              statistics.median(foreign) if foreign else 0.0)
     section += [""]
     section += goals_table(bench, peer_names)
@@ -676,10 +807,11 @@ def main():
         "not depend on it.",
         "",
     ]
-    write_readme(args.readme, section)
-    with open(os.path.join(run, "results.json"), "w") as f:
-        json.dump({f"{k[0]}|{k[1]}|{k[2]}": v for k, v in bench.results.items()}, f)
-    print(f"wrote {args.readme}; raw reports in {run}", flush=True)
+    findings = os.path.join(PEERS_DIR, "findings.md")
+    if os.path.exists(findings):
+        with open(findings) as f:
+            section += [f.read().rstrip("\n"), ""]
+    write_readme(readme, section)
 
 
 if __name__ == "__main__":
