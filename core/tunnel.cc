@@ -98,8 +98,11 @@ Tunnel::~Tunnel() {
 }
 
 void Tunnel::Start() {
-  if (std::optional<net::SocketAddress> peer = net::PeerAddress(client_fd_)) {
-    client_address_ = peer->ToString();
+  // Only the access log shows the client's address; without it the syscall is saved.
+  if (AccessLog() != nullptr) {
+    if (std::optional<net::SocketAddress> peer = net::PeerAddress(client_fd_)) {
+      client_address_ = peer->ToString();
+    }
   }
   ArmPoll(client_fd_, kClientPoll, POLLIN);
 }
