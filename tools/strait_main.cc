@@ -11,7 +11,9 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -105,6 +107,16 @@ int CheckConfig(const std::string& path) {
   return 0;
 }
 
+// Signals received and not yet handled, one bit each; set from the signal handler.
+std::atomic<int> pending_signals{0};
+
+constexpr int SignalBit(int signal_number) { return 1 << signal_number; }
+
+void RecordSignal(int signal_number) {
+  // fetch_or on a lock-free atomic is async-signal-safe.
+  pending_signals.fetch_or(SignalBit(signal_number));
+}
+
 void ReloadFromFile(strait::core::Server& server, const std::string& path) {
   if (path.empty()) {
     Log().info("SIGHUP: the built-in configuration has nothing to reload");
@@ -161,13 +173,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Signals are taken by this thread alone, with sigtimedwait; the shard threads inherit the
-  // blocked mask.
+  // The shard and resolver threads inherit a mask blocking these signals; the handler records
+  // them for the main thread's loop below. A handler rather than sigwait: threads that exist
+  // before main (a sanitizer runtime's) do not block them, and with the default action a SIGHUP
+  // delivered there would end the process.
   sigset_t signals;
   sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) {
+    sigaddset(&signals, signal_number);
+    struct sigaction action {};
+    action.sa_handler = RecordSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal_number, &action, nullptr);
+  }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   rlim_t file_limit = RaiseFileLimit();
@@ -191,14 +209,20 @@ int main(int argc, char** argv) {
       file_limit, server.max_tunnels());
   server.Start();
 
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   bool draining = false;
-  timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
   for (;;) {
-    siginfo_t info;
-    int signal_number = sigtimedwait(&signals, &info, &tick);
-    if (signal_number == SIGHUP) {
+    // A signal to this thread cuts the sleep short; one taken by another thread waits for the
+    // next look, at most 200 ms.
+    usleep(200'000);
+    int pending = pending_signals.exchange(0);
+    if ((pending & SignalBit(SIGHUP)) != 0) {
       ReloadFromFile(server, options.config_path);
-    } else if (signal_number == SIGTERM || signal_number == SIGINT) {
+    }
+    for (int signal_number : {SIGTERM, SIGINT}) {
+      if ((pending & SignalBit(signal_number)) == 0) {
+        continue;
+      }
       if (!draining) {
         Log().info("{}: draining for up to {} ms", strsignal(signal_number), config->drain_ms);
         server.Drain();
