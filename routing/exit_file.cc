@@ -323,6 +323,7 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
   absl::flat_hash_map<std::string, size_t> line_of_id;
   bool have_header = false;
   size_t line_number = 0;
+  std::vector<std::string_view> fields;
 
   while (!text.empty()) {
     size_t newline = text.find('\n');
@@ -335,7 +336,7 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
       continue;
     }
 
-    std::vector<std::string_view> fields;
+    fields.clear();
     size_t start = 0;
     while (true) {
       size_t comma = content.find(',', start);

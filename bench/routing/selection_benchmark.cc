@@ -135,6 +135,28 @@ void BM_SelectByAsn(benchmark::State& state) {
 }
 BENCHMARK(BM_SelectByAsn)->Arg(100'000)->Arg(1'000'000);
 
+// A refusal: the city exists, but not on that network. The reason is formatted every time.
+void BM_SelectNoExit(benchmark::State& state) {
+  Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
+  RoutingIntent intent = CityIntent(*fleet.snapshot);
+  intent.asn = 99;
+  AffinityTable sticky(1000);
+  FastRng rng(1);
+  SelectorOptions options;
+  int64_t allocations = bench::AllocationCount();
+  for (auto _ : state) {
+    SelectionResult result =
+        SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
+    if (result.outcome != SelectOutcome::kNoExit) {
+      state.SkipWithError("an exit was selected");
+      break;
+    }
+    benchmark::DoNotOptimize(result.reason().data());
+  }
+  ReportPerPick(state, allocations, fleet);
+}
+BENCHMARK(BM_SelectNoExit)->Arg(100'000)->Arg(1'000'000);
+
 // A later tunnel of a sticky session: affinity hit, checks, lease.
 void BM_SelectStickyHit(benchmark::State& state) {
   Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
