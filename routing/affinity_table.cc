@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "routing/internal/huge_page_allocator.h"
 
 namespace strait::routing {
 namespace {
@@ -94,10 +95,18 @@ AffinityTable::AffinityTable(size_t capacity) : capacity_(capacity) {
   size_t slots = static_cast<size_t>(std::ceil(static_cast<double>(capacity) / kMaxLoad));
   bucket_count_ = std::max<size_t>(2, (slots + kSlotsPerBucket - 1) / kSlotsPerBucket);
   STRAIT_CHECK(bucket_count_ < (uint64_t{1} << 32));
-  buckets_ = std::make_unique<Bucket[]>(bucket_count_);
+  // Lookups read two random buckets: on huge pages they rarely miss the TLB as well.
+  void* memory = internal::AllocateMaybeHuge(bucket_count_ * sizeof(Bucket), alignof(Bucket));
+  buckets_ = static_cast<Bucket*>(memory);
+  for (size_t i = 0; i < bucket_count_; ++i) {
+    new (&buckets_[i]) Bucket();
+  }
 }
 
-AffinityTable::~AffinityTable() = default;
+AffinityTable::~AffinityTable() {
+  // Bucket is trivially destructible in practice (atomics of integers); nothing to run.
+  internal::FreeMaybeHuge(buckets_, bucket_count_ * sizeof(Bucket), alignof(Bucket));
+}
 
 void AffinityTable::BucketsOf(uint64_t key, size_t* first, size_t* second) const {
   uint64_t mixed = Mix(key);

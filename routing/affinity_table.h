@@ -158,7 +158,7 @@ class AffinityTable {
 
   size_t capacity_;
   size_t bucket_count_;
-  std::unique_ptr<Bucket[]> buckets_;
+  Bucket* buckets_;  // bucket_count_ of them, from internal::AllocateMaybeHuge
 };
 
 }  // namespace strait::routing

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "routing/exit.h"
+#include "routing/internal/huge_page_allocator.h"
 #include "routing/pool.h"
 #include "routing/routing_intent.h"
 
@@ -89,9 +90,11 @@ class ExitIndex {
   size_t memory_bytes() const;
 
  private:
-  std::vector<ExitRow> rows_;
-  std::vector<uint32_t> entries_;
-  absl::flat_hash_map<IndexKey, CandidateList> lists_;
+  std::vector<ExitRow, internal::HugePageAllocator<ExitRow>> rows_;
+  std::vector<uint32_t, internal::HugePageAllocator<uint32_t>> entries_;
+  absl::flat_hash_map<IndexKey, CandidateList, absl::Hash<IndexKey>, std::equal_to<IndexKey>,
+                      internal::HugePageAllocator<std::pair<const IndexKey, CandidateList>>>
+      lists_;
 };
 
 }  // namespace strait::routing
