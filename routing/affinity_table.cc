@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/check.h"
 #include "routing/internal/huge_page_allocator.h"
@@ -104,7 +105,7 @@ AffinityTable::AffinityTable(size_t capacity) : capacity_(capacity) {
 }
 
 AffinityTable::~AffinityTable() {
-  // Bucket is trivially destructible in practice (atomics of integers); nothing to run.
+  static_assert(std::is_trivially_destructible_v<Bucket>);
   internal::FreeMaybeHuge(buckets_, bucket_count_ * sizeof(Bucket), alignof(Bucket));
 }
 
@@ -201,8 +202,7 @@ AffinityTable::Occupancy AffinityTable::Survey(const Bucket& bucket, uint32_t no
   int live = 0;
   for (int i = 0; i < kSlotsPerBucket; ++i) {
     uint32_t used = bucket.slots[i].key.load(std::memory_order_relaxed) != 0;
-    uint32_t alive =
-        used & Alive(bucket.slots[i].value.load(std::memory_order_relaxed), now_s);
+    uint32_t alive = used & Alive(bucket.slots[i].value.load(std::memory_order_relaxed), now_s);
     free_mask |= (1 - used) << i;
     expired_mask |= (used & (1 - alive)) << i;
     live += static_cast<int>(alive);

@@ -18,20 +18,21 @@
 // about 24.4 bytes per nominal entry.
 //
 // Concurrency contract:
-// - Find is lock-free and, in practice, wait-free: it reads at most the two buckets, never
-//   writes, and never waits for a writer. A hit is validated with the bucket's version counter,
+// - Find is lock-free and, in practice, wait-free: it reads at most the two buckets and never
+//   writes. A hit is validated with the bucket's version counter,
 //   which writers bump whenever a slot's key is cleared, so a reader can never return a value
 //   that belonged to another key (no ABA). A hit that fails validation four times in a row (four
-//   slot reuses in that bucket during one read) is re-read under the bucket's lock.
+//   slot reuses in that bucket during one read) is re-read under the bucket's lock: the only
+//   case where a lookup can wait for a writer.
 // - Writers serialize per bucket on the header's lock word, taken with compare-and-swap. Two
 //   rules: a slot is written only under its bucket's lock, and every decision about a key
 //   (InsertOrGet, Move, Erase) holds the lock of the key's first ("home") bucket throughout.
 //   The second makes "first insert of a key wins" exact: every thread that inserts the same new
 //   key at the same instant gets the winner's entry. A common insert takes only the home lock
-//   (the other bucket's copy of the key, if any, is read validated, like Find); it takes the
-//   other bucket's lock only by a try, and otherwise falls back to locking both in index order,
-//   so no thread ever waits for a lock while holding one. The critical section is a scan of at
-//   most 14 slots and one or two stores.
+//   (the other bucket's copy of the key, if any, is read validated, like Find) and the other
+//   bucket's lock only by a try; otherwise, and for Move and Erase, both locks are taken in
+//   bucket index order, so lock waits can never form a cycle. The critical section is a scan of
+//   at most 14 slots and one or two stores.
 // - Expired entries are reclaimed by the inserts themselves: an insert reuses an expired slot of
 //   its two buckets when no slot is free. There is no sweeper and no global pause.
 // - When both buckets of a new key hold only live entries, the insert fails (kFull) and the
@@ -42,7 +43,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 
 #include "routing/exit.h"

@@ -42,9 +42,9 @@ enum class IndexLevel : uint8_t { kPool = 0, kCountry = 1, kState = 2, kCity = 3
 struct IndexKey {
   Pool pool = Pool::kResidential;
   IndexLevel level = IndexLevel::kPool;
-  CountryCode country;      // zero at kPool
+  CountryCode country;        // zero at kPool
   PlaceId place = kAnyPlace;  // the state, city or ZIP id at those levels, else kAnyPlace
-  uint32_t asn = 0;         // 0: any ASN
+  uint32_t asn = 0;           // 0: any ASN
 
   friend bool operator==(const IndexKey&, const IndexKey&) = default;
 

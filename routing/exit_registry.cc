@@ -171,8 +171,9 @@ absl::Status ExitRegistry::InternPlaces(const std::vector<ExitSpec>& specs,
     if (builder == nullptr) {
       builder = std::make_unique<PlaceDictionary::Builder>(*places_);
     }
-    std::pair<PlaceKind, const std::string*> names[] = {
-        {PlaceKind::kState, &spec.state}, {PlaceKind::kCity, &spec.city}, {PlaceKind::kZip, &spec.zip}};
+    std::pair<PlaceKind, const std::string*> names[] = {{PlaceKind::kState, &spec.state},
+                                                        {PlaceKind::kCity, &spec.city},
+                                                        {PlaceKind::kZip, &spec.zip}};
     for (const auto& [kind, name] : names) {
       if (name->empty()) {
         continue;
@@ -201,8 +202,7 @@ ExitRef ExitRegistry::MakeExit(const ExitSpec& spec, const PlaceDictionary& plac
     current->runtime()->healthy.store(spec.healthy, std::memory_order_relaxed);
     return current;
   }
-  return ExitRef::Adopt(
-      Exit::Create(spec, current->handle(), places, current->shared_runtime()));
+  return ExitRef::Adopt(Exit::Create(spec, current->handle(), places, current->shared_runtime()));
 }
 
 absl::Status ExitRegistry::ReplaceAll(std::vector<ExitSpec> specs) {
@@ -215,8 +215,8 @@ absl::Status ExitRegistry::ReplaceAll(std::vector<ExitSpec> specs) {
     }
     auto [it, inserted] = first_position.emplace(AbslView(specs[i].id), i);
     if (!inserted) {
-      return absl::InvalidArgumentError(fmt::format(
-          "exit '{}' appears twice (entries {} and {})", specs[i].id, it->second + 1, i + 1));
+      return absl::InvalidArgumentError(fmt::format("exit '{}' appears twice (entries {} and {})",
+                                                    specs[i].id, it->second + 1, i + 1));
     }
   }
 

@@ -52,7 +52,9 @@ uint32_t Active(const ExitRow& row) {
   return row.runtime->active_tunnels.load(std::memory_order_relaxed);
 }
 
-bool HasSpareCapacity(const ExitRow& row) { return row.capacity == 0 || Active(row) < row.capacity; }
+bool HasSpareCapacity(const ExitRow& row) {
+  return row.capacity == 0 || Active(row) < row.capacity;
+}
 
 // Two choices: fewer active tunnels per unit of weight wins; a tie keeps the first (both were
 // drawn the same way, so that is as fair as a coin).
@@ -212,7 +214,8 @@ struct Selection {
 };
 
 std::string_view PlaceName(const Selection& s, PlaceKind kind, PlaceId id, std::string_view text) {
-  std::string_view name = id == kUnknownPlace ? std::string_view() : s.snapshot.places().Name(kind, id);
+  std::string_view name =
+      id == kUnknownPlace ? std::string_view() : s.snapshot.places().Name(kind, id);
   if (name.empty()) {
     name = text.empty() ? std::string_view("?") : text;
   }
@@ -246,8 +249,7 @@ void WriteNoExitReason(SelectionResult& result, const Selection& s, std::string_
         out.Append("country '{}{}'", want.country.first(), want.country.second());
         break;
       case ConstraintKind::kState:
-        out.Append("state '{}'",
-                   PlaceName(s, PlaceKind::kState, want.state, s.intent.state_text));
+        out.Append("state '{}'", PlaceName(s, PlaceKind::kState, want.state, s.intent.state_text));
         break;
       case ConstraintKind::kCity:
         out.Append("city '{}'", PlaceName(s, PlaceKind::kCity, want.city, s.intent.city_text));
@@ -324,8 +326,9 @@ const CandidateList* ResolveList(const Selection& s, SelectionResult* no_exit) {
     const Level& level = levels[i];
     CountryCode country = level.level == IndexLevel::kPool ? CountryCode{} : want.country;
     const CandidateList* list =
-        want.asn == 0 ? alone[i]
-                      : index.Find(IndexKey{want.pool, level.level, country, level.place, want.asn});
+        want.asn == 0
+            ? alone[i]
+            : index.Find(IndexKey{want.pool, level.level, country, level.place, want.asn});
     if (list == nullptr) {
       *no_exit = NoExit(s, "no exit", ConstraintKind::kAsn);
       return nullptr;
@@ -397,8 +400,8 @@ SelectionResult SelectSticky(const Selection& s, AffinityTable& sticky, uint32_t
         ExitLease lease = exit->TryLease();
         if (!lease) {
           SelectionResult busy = Refusal(SelectOutcome::kExitBusy);
-          ReasonWriter(busy).Append("sticky exit '{}' is at its capacity of {} tunnels",
-                                    exit->id(), exit->capacity());
+          ReasonWriter(busy).Append("sticky exit '{}' is at its capacity of {} tunnels", exit->id(),
+                                    exit->capacity());
           return busy;
         }
         SelectionResult result = Refusal(SelectOutcome::kSelected);
@@ -479,8 +482,7 @@ SelectionResult SelectExit(const ExitSnapshot& snapshot, AffinityTable& sticky,
                            const RoutingIntent& intent, Pool pool, uint32_t now_s, FastRng& rng,
                            const SelectorOptions& options) {
   Selection s{snapshot, intent,
-              Constraints{pool, intent.country, intent.state, intent.city, intent.zip,
-                          intent.asn},
+              Constraints{pool, intent.country, intent.state, intent.city, intent.zip, intent.asn},
               rng};
   if (!intent.sticky()) {
     return PickAndLease(s);

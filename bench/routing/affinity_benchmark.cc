@@ -14,8 +14,8 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
-#include "benchmark/benchmark.h"
 #include "bench/routing/counting_allocator.h"
+#include "benchmark/benchmark.h"
 #include "routing/affinity_table.h"
 
 namespace strait::routing {
@@ -83,9 +83,10 @@ void TearDownTables(benchmark::State& state) {
 }
 
 void ReportAllocations(benchmark::State& state, int64_t before) {
-  state.counters["allocs_per_op"] = benchmark::Counter(
-      static_cast<double>(bench::AllocationCount() - before) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(bench::AllocationCount() - before) /
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 
 // The tables are reached only inside the timed loop: other threads get there before thread 0 has

@@ -15,9 +15,10 @@ std::atomic<int64_t> g_allocations{0};
 void* Allocate(size_t size, size_t alignment) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   size = size == 0 ? 1 : size;
-  void* memory = alignment <= alignof(std::max_align_t)
-                     ? std::malloc(size)
-                     : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+  void* memory =
+      alignment <= alignof(std::max_align_t)
+          ? std::malloc(size)
+          : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
   if (memory == nullptr) {
     throw std::bad_alloc();
   }

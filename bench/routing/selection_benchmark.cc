@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "benchmark/benchmark.h"
 #include "bench/routing/counting_allocator.h"
+#include "benchmark/benchmark.h"
 #include "core/absl_compat.h"
 #include "fmt/format.h"
 #include "routing/exit_registry.h"

@@ -49,9 +49,7 @@ struct HugePageAllocator {
   T* allocate(size_t count) {
     return static_cast<T*>(AllocateMaybeHuge(count * sizeof(T), alignof(T)));
   }
-  void deallocate(T* memory, size_t count) {
-    FreeMaybeHuge(memory, count * sizeof(T), alignof(T));
-  }
+  void deallocate(T* memory, size_t count) { FreeMaybeHuge(memory, count * sizeof(T), alignof(T)); }
 
   friend bool operator==(const HugePageAllocator&, const HugePageAllocator&) { return true; }
 };

@@ -302,8 +302,7 @@ TEST(AffinityTable, NeverPairsAKeyWithAnotherKeysEntryUnderChurn) {
           case 5: {
             uint32_t ttl_s = static_cast<uint32_t>((state >> 40) % 4) + 1;
             auto result = table.InsertOrGet(
-                key, AffinityEntry{HandleFor(key, static_cast<uint32_t>(i)), now_s + ttl_s},
-                now_s);
+                key, AffinityEntry{HandleFor(key, static_cast<uint32_t>(i)), now_s + ttl_s}, now_s);
             if (result.outcome != InsertOutcome::kFull &&
                 !HandleMatches(key, result.entry.handle)) {
               mismatches.fetch_add(1);
