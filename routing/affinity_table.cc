@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/check.h"
+#include "routing/internal/huge_page_allocator.h"
 
 namespace strait::routing {
 namespace {
@@ -63,6 +65,10 @@ class AffinityTable::BucketPairLock {
     if (second < first) {
       std::swap(first, second);
     }
+    // Ask for both lines for writing at once: taking the locks one after the other would
+    // otherwise wait for each line in turn.
+    __builtin_prefetch(first, 1);
+    __builtin_prefetch(second, 1);
     if (!Lock(*first)) {
       return;
     }
@@ -90,10 +96,18 @@ AffinityTable::AffinityTable(size_t capacity) : capacity_(capacity) {
   size_t slots = static_cast<size_t>(std::ceil(static_cast<double>(capacity) / kMaxLoad));
   bucket_count_ = std::max<size_t>(2, (slots + kSlotsPerBucket - 1) / kSlotsPerBucket);
   STRAIT_CHECK(bucket_count_ < (uint64_t{1} << 32));
-  buckets_ = std::make_unique<Bucket[]>(bucket_count_);
+  // Lookups read two random buckets: on huge pages they rarely miss the TLB as well.
+  void* memory = internal::AllocateMaybeHuge(bucket_count_ * sizeof(Bucket), alignof(Bucket));
+  buckets_ = static_cast<Bucket*>(memory);
+  for (size_t i = 0; i < bucket_count_; ++i) {
+    new (&buckets_[i]) Bucket();
+  }
 }
 
-AffinityTable::~AffinityTable() = default;
+AffinityTable::~AffinityTable() {
+  static_assert(std::is_trivially_destructible_v<Bucket>);
+  internal::FreeMaybeHuge(buckets_, bucket_count_ * sizeof(Bucket), alignof(Bucket));
+}
 
 void AffinityTable::BucketsOf(uint64_t key, size_t* first, size_t* second) const {
   uint64_t mixed = Mix(key);
@@ -128,6 +142,13 @@ std::optional<AffinityEntry> AffinityTable::Find(uint64_t key, uint32_t now_s) c
   key = StoredKey(key);
   size_t indexes[2];
   BucketsOf(key, &indexes[0], &indexes[1]);
+  // A third of the keys live in the second bucket and every miss reads it: fetch it while the
+  // first one is read. Buckets span two cache lines.
+  for (size_t index : indexes) {
+    const char* bucket = reinterpret_cast<const char*>(&buckets_[index]);
+    __builtin_prefetch(bucket);
+    __builtin_prefetch(bucket + 64);
+  }
 
   for (size_t index : indexes) {
     Bucket& bucket = buckets_[index];
@@ -161,15 +182,126 @@ std::optional<AffinityEntry> AffinityTable::Find(uint64_t key, uint32_t now_s) c
 AffinityTable::InsertResult AffinityTable::InsertOrGet(uint64_t key, AffinityEntry entry,
                                                        uint32_t now_s) {
   key = StoredKey(key);
-  size_t first_index, second_index;
-  BucketsOf(key, &first_index, &second_index);
-  Bucket* pair[2] = {&buckets_[first_index], &buckets_[second_index]};
-  BucketPairLock lock(pair[0], pair[1]);
+  size_t home_index, other_index;
+  BucketsOf(key, &home_index, &other_index);
+  Bucket& home = buckets_[home_index];
+  Bucket& other = buckets_[other_index];
+
+  std::optional<InsertResult> result = InsertHoldingHome(home, other, key, entry, now_s);
+  if (result.has_value()) {
+    return *result;
+  }
+  return InsertHoldingBoth(home, other, key, entry, now_s);
+}
+
+AffinityTable::Occupancy AffinityTable::Survey(const Bucket& bucket, uint32_t now_s) {
+  // Without branches: which slots are free, live or expired is random, and mispredicted
+  // branches here cost more than the loads.
+  uint32_t free_mask = 0;
+  uint32_t expired_mask = 0;
+  int live = 0;
+  for (int i = 0; i < kSlotsPerBucket; ++i) {
+    uint32_t used = bucket.slots[i].key.load(std::memory_order_relaxed) != 0;
+    uint32_t alive = used & Alive(bucket.slots[i].value.load(std::memory_order_relaxed), now_s);
+    free_mask |= (1 - used) << i;
+    expired_mask |= (used & (1 - alive)) << i;
+    live += static_cast<int>(alive);
+  }
+
+  auto first = [&](uint32_t mask) {
+    return mask == 0 ? nullptr : const_cast<Slot*>(&bucket.slots[__builtin_ctz(mask)]);
+  };
+  return Occupancy{first(free_mask), first(expired_mask), live};
+}
+
+bool AffinityTable::StoreNewLocked(Bucket& bucket, const Occupancy& occupancy, uint64_t key,
+                                   AffinityEntry entry) {
+  Slot* slot = occupancy.free;
+  if (slot == nullptr && occupancy.expired != nullptr) {
+    slot = occupancy.expired;
+    ClearLocked(bucket, *slot);
+  }
+  if (slot == nullptr) {
+    return false;
+  }
+  // Value before key, both release: a reader that sees the key sees this value.
+  slot->value.store(PackValue(entry), std::memory_order_release);
+  slot->key.store(key, std::memory_order_release);
+  return true;
+}
+
+std::optional<AffinityTable::InsertResult> AffinityTable::InsertHoldingHome(
+    Bucket& home, Bucket& other, uint64_t key, AffinityEntry entry, uint32_t now_s) {
+  if (!Lock(home)) [[unlikely]] {
+    return InsertResult{InsertOutcome::kFull, entry};
+  }
+  struct Unlocker {
+    Bucket& bucket;
+    ~Unlocker() { Unlock(bucket); }
+  } unlock_home{home};
+
+  if (Slot* slot = FindLocked(home, key); slot != nullptr) {
+    uint64_t value = slot->value.load(std::memory_order_relaxed);
+    if (Alive(value, now_s)) {
+      return InsertResult{InsertOutcome::kExisting, UnpackValue(value)};
+    }
+    slot->value.store(PackValue(entry), std::memory_order_release);
+    return InsertResult{InsertOutcome::kInserted, entry};
+  }
+
+  // The other bucket, read without its lock: only holders of the home lock add or change this
+  // key, so what the validated read sees of it stays true while we hold the home lock.
+  uint64_t value = 0;
+  int found = ReadBucket(other, key, &value);
+  if (found == 1 && Alive(value, now_s)) {
+    return InsertResult{InsertOutcome::kExisting, UnpackValue(value)};
+  }
+
+  // A new key goes to the less loaded bucket. The other bucket's count is only a hint here.
+  Occupancy here = Survey(home, now_s);
+  if (found == 0) {
+    Occupancy there = Survey(other, now_s);
+    bool room_here = here.free != nullptr || here.expired != nullptr;
+    bool room_there = there.free != nullptr || there.expired != nullptr;
+    if (room_here && (here.live <= there.live || !room_there)) {
+      StoreNewLocked(home, here, key, entry);
+      return InsertResult{InsertOutcome::kInserted, entry};
+    }
+  }
+
+  // The key's expired entry in the other bucket is reused in place, or the other bucket is the
+  // better place: either needs its lock. Never wait for a second lock while holding one: a
+  // failed try falls back to taking both in index order.
+  if (!TryLock(other)) {
+    return std::nullopt;
+  }
+  Unlocker unlock_other{other};
+  if (Slot* slot = FindLocked(other, key); slot != nullptr) {
+    // Live only if the validated read above failed and told us nothing.
+    uint64_t current = slot->value.load(std::memory_order_relaxed);
+    if (Alive(current, now_s)) {
+      return InsertResult{InsertOutcome::kExisting, UnpackValue(current)};
+    }
+    slot->value.store(PackValue(entry), std::memory_order_release);
+    return InsertResult{InsertOutcome::kInserted, entry};
+  }
+  if (StoreNewLocked(other, Survey(other, now_s), key, entry) ||
+      StoreNewLocked(home, here, key, entry)) {
+    return InsertResult{InsertOutcome::kInserted, entry};
+  }
+  return InsertResult{InsertOutcome::kFull, entry};
+}
+
+AffinityTable::InsertResult AffinityTable::InsertHoldingBoth(Bucket& home, Bucket& other,
+                                                             uint64_t key, AffinityEntry entry,
+                                                             uint32_t now_s) {
+  BucketPairLock lock(&home, &other);
   if (!lock.locked()) [[unlikely]] {
     return InsertResult{InsertOutcome::kFull, entry};
   }
 
   // The key itself, live or expired.
+  Bucket* pair[2] = {&home, &other};
   for (Bucket* bucket : pair) {
     Slot* slot = FindLocked(*bucket, key);
     if (slot == nullptr) {
@@ -184,36 +316,10 @@ AffinityTable::InsertResult AffinityTable::InsertOrGet(uint64_t key, AffinityEnt
   }
 
   // A new key: the less loaded bucket, a free slot before an expired one.
-  Slot* free_slot[2] = {nullptr, nullptr};
-  Slot* expired_slot[2] = {nullptr, nullptr};
-  int live[2] = {0, 0};
-  for (int b = 0; b < 2; ++b) {
-    for (Slot& slot : pair[b]->slots) {
-      if (slot.key.load(std::memory_order_relaxed) == 0) {
-        free_slot[b] = free_slot[b] != nullptr ? free_slot[b] : &slot;
-      } else if (Alive(slot.value.load(std::memory_order_relaxed), now_s)) {
-        ++live[b];
-      } else {
-        expired_slot[b] = expired_slot[b] != nullptr ? expired_slot[b] : &slot;
-      }
-    }
-  }
-  int order[2] = {0, 1};
-  if (live[1] < live[0]) {
-    std::swap(order[0], order[1]);
-  }
-  for (int b : order) {
-    Slot* slot = free_slot[b];
-    if (slot == nullptr && expired_slot[b] != nullptr) {
-      slot = expired_slot[b];
-      ClearLocked(*pair[b], *slot);
-    }
-    if (slot == nullptr) {
-      continue;
-    }
-    // Value before key, both release: a reader that sees the key sees this value.
-    slot->value.store(PackValue(entry), std::memory_order_release);
-    slot->key.store(key, std::memory_order_release);
+  Occupancy occupancy[2] = {Survey(home, now_s), Survey(other, now_s)};
+  int first = occupancy[1].live < occupancy[0].live ? 1 : 0;
+  if (StoreNewLocked(*pair[first], occupancy[first], key, entry) ||
+      StoreNewLocked(*pair[1 - first], occupancy[1 - first], key, entry)) {
     return InsertResult{InsertOutcome::kInserted, entry};
   }
   return InsertResult{InsertOutcome::kFull, entry};
@@ -298,6 +404,13 @@ bool AffinityTable::Lock(Bucket& bucket) {
   }
   STRAIT_BUG("affinity table bucket lock held for seconds");
   return false;
+}
+
+bool AffinityTable::TryLock(Bucket& bucket) {
+  uint32_t expected = 0;
+  return bucket.lock.load(std::memory_order_relaxed) == 0 &&
+         bucket.lock.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                             std::memory_order_relaxed);
 }
 
 void AffinityTable::Unlock(Bucket& bucket) { bucket.lock.store(0, std::memory_order_release); }

@@ -18,16 +18,21 @@
 // about 24.4 bytes per nominal entry.
 //
 // Concurrency contract:
-// - Find is lock-free and, in practice, wait-free: it reads at most the two buckets, never
-//   writes, and never waits for a writer. A hit is validated with the bucket's version counter,
+// - Find is lock-free and, in practice, wait-free: it reads at most the two buckets and never
+//   writes. A hit is validated with the bucket's version counter,
 //   which writers bump whenever a slot's key is cleared, so a reader can never return a value
 //   that belonged to another key (no ABA). A hit that fails validation four times in a row (four
-//   slot reuses in that bucket during one read) is re-read under the bucket's lock.
-// - Writers (InsertOrGet, Move, Erase) serialize per bucket on the header's lock word, taken
-//   with compare-and-swap, both candidate buckets in index order. The critical section is a scan
-//   of 14 slots and one or two stores. Holding both buckets makes "first insert of a key wins"
-//   exact: every thread that inserts the same new key at the same instant gets the winner's
-//   entry.
+//   slot reuses in that bucket during one read) is re-read under the bucket's lock: the only
+//   case where a lookup can wait for a writer.
+// - Writers serialize per bucket on the header's lock word, taken with compare-and-swap. Two
+//   rules: a slot is written only under its bucket's lock, and every decision about a key
+//   (InsertOrGet, Move, Erase) holds the lock of the key's first ("home") bucket throughout.
+//   The second makes "first insert of a key wins" exact: every thread that inserts the same new
+//   key at the same instant gets the winner's entry. A common insert takes only the home lock
+//   (the other bucket's copy of the key, if any, is read validated, like Find) and the other
+//   bucket's lock only by a try; otherwise, and for Move and Erase, both locks are taken in
+//   bucket index order, so lock waits can never form a cycle. The critical section is a scan of
+//   at most 14 slots and one or two stores.
 // - Expired entries are reclaimed by the inserts themselves: an insert reuses an expired slot of
 //   its two buckets when no slot is free. There is no sweeper and no global pause.
 // - When both buckets of a new key hold only live entries, the insert fails (kFull) and the
@@ -38,7 +43,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 
 #include "routing/exit.h"
@@ -123,11 +127,29 @@ class AffinityTable {
   // Holds the locks of a key's two buckets; see Lock().
   class BucketPairLock;
 
+  // Free, expired and live slots of a bucket (first of each kind).
+  struct Occupancy {
+    Slot* free = nullptr;
+    Slot* expired = nullptr;
+    int live = 0;
+  };
+  static Occupancy Survey(const Bucket& bucket, uint32_t now_s);
+  // Stores a new key in the free (else expired) slot of a locked bucket; false if neither.
+  static bool StoreNewLocked(Bucket& bucket, const Occupancy& occupancy, uint64_t key,
+                             AffinityEntry entry);
+  // The common insert, holding the key's home bucket lock (plus the other one only by try);
+  // nullopt when it must fall back to InsertHoldingBoth.
+  static std::optional<InsertResult> InsertHoldingHome(Bucket& home, Bucket& other, uint64_t key,
+                                                       AffinityEntry entry, uint32_t now_s);
+  static InsertResult InsertHoldingBoth(Bucket& home, Bucket& other, uint64_t key,
+                                        AffinityEntry entry, uint32_t now_s);
+
   void BucketsOf(uint64_t key, size_t* first, size_t* second) const;
   // Reads the key in one bucket: 1 hit (in *entry, live or not), 0 miss, -1 validation failed.
   static int ReadBucket(const Bucket& bucket, uint64_t key, uint64_t* value);
   // Spins for the lock; false only after an absurd wait (a bug), reported as STRAIT_BUG.
   static bool Lock(Bucket& bucket);
+  static bool TryLock(Bucket& bucket);
   static void Unlock(Bucket& bucket);
   // Finds `key`'s slot in a locked bucket, or nullptr.
   static Slot* FindLocked(Bucket& bucket, uint64_t key);
@@ -136,7 +158,7 @@ class AffinityTable {
 
   size_t capacity_;
   size_t bucket_count_;
-  std::unique_ptr<Bucket[]> buckets_;
+  Bucket* buckets_;  // bucket_count_ of them, from internal::AllocateMaybeHuge
 };
 
 }  // namespace strait::routing

@@ -47,9 +47,9 @@ absl::Status ValidatePlace(PlaceKind kind, std::string_view name, std::string_vi
   }
   char normalized[PlaceDictionary::kMaxNameLength];
   if (NormalizePlaceName(name, normalized) == 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{} '{}' is not 1 to {} letters, digits, '-' or words joined by '_' or ' '",
-        PlaceKindName(kind), name, PlaceDictionary::kMaxNameLength));
+    return absl::InvalidArgumentError(
+        fmt::format("{} '{}' is not 1 to {} letters, digits, '-' or words joined by '_' or ' '",
+                    PlaceKindName(kind), name, PlaceDictionary::kMaxNameLength));
   }
   if (country.empty()) {
     return absl::InvalidArgumentError(
@@ -99,9 +99,9 @@ absl::Status ValidateEgress(const Egress& egress) {
       }
       if (egress.upstream_username.size() > kMaxUpstreamCredentialLength ||
           egress.upstream_password.size() > kMaxUpstreamCredentialLength) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{} egress username and password must be at most {} bytes each", scheme,
-            kMaxUpstreamCredentialLength));
+        return absl::InvalidArgumentError(
+            fmt::format("{} egress username and password must be at most {} bytes each", scheme,
+                        kMaxUpstreamCredentialLength));
       }
       if (egress.kind == EgressKind::kHttpConnect &&
           egress.upstream_username.find(':') != std::string::npos) {
@@ -181,11 +181,9 @@ absl::Status ValidateExitSpec(const ExitSpec& spec) {
     return absl::InvalidArgumentError(
         fmt::format("pool {} is not a known pool", static_cast<int>(spec.pool)));
   }
-  if (!spec.country.empty() &&
-      (spec.country.size() != 2 || !IsAsciiLetter(spec.country[0]) ||
-       !IsAsciiLetter(spec.country[1]))) {
-    return absl::InvalidArgumentError(
-        fmt::format("country '{}' is not two letters", spec.country));
+  if (!spec.country.empty() && (spec.country.size() != 2 || !IsAsciiLetter(spec.country[0]) ||
+                                !IsAsciiLetter(spec.country[1]))) {
+    return absl::InvalidArgumentError(fmt::format("country '{}' is not two letters", spec.country));
   }
   absl::Status place = ValidatePlace(PlaceKind::kState, spec.state, spec.country);
   if (place.ok()) {

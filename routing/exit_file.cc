@@ -35,13 +35,15 @@ enum class Column : uint8_t {
 };
 
 constexpr std::array<std::string_view, 11> kColumnNames = {
-    "id", "pool", "country", "state", "city", "zip", "asn", "capacity", "weight", "egress",
-    "healthy"};
+    "id",  "pool",     "country", "state",  "city",   "zip",
+    "asn", "capacity", "weight",  "egress", "healthy"};
 
 constexpr std::string_view kEgressForms =
     "direct[:address], http://[user:pass@]host:port or socks5://[user:pass@]host:port";
 
-std::string_view StdView(absl::string_view view) { return std::string_view(view.data(), view.size()); }
+std::string_view StdView(absl::string_view view) {
+  return std::string_view(view.data(), view.size());
+}
 
 std::string_view Trim(std::string_view text) {
   size_t begin = 0;
@@ -323,6 +325,7 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
   absl::flat_hash_map<std::string, size_t> line_of_id;
   bool have_header = false;
   size_t line_number = 0;
+  std::vector<std::string_view> fields;
 
   while (!text.empty()) {
     size_t newline = text.find('\n');
@@ -335,7 +338,7 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
       continue;
     }
 
-    std::vector<std::string_view> fields;
+    fields.clear();
     size_t start = 0;
     while (true) {
       size_t comma = content.find(',', start);
@@ -351,9 +354,9 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
       for (std::string_view name : fields) {
         std::optional<Column> column = ColumnNamed(name);
         if (!column.has_value()) {
-          return LineError(source_name, line_number,
-                           fmt::format("unknown column '{}' (known: {})", name,
-                                       fmt::join(kColumnNames, ", ")));
+          return LineError(
+              source_name, line_number,
+              fmt::format("unknown column '{}' (known: {})", name, fmt::join(kColumnNames, ", ")));
         }
         if (seen[static_cast<int>(*column)]) {
           return LineError(source_name, line_number, fmt::format("column '{}' twice", name));
@@ -370,9 +373,9 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsText(std::string_view text,
     }
 
     if (fields.size() != columns.size()) {
-      return LineError(source_name, line_number,
-                       fmt::format("{} fields, but the header has {}", fields.size(),
-                                   columns.size()));
+      return LineError(
+          source_name, line_number,
+          fmt::format("{} fields, but the header has {}", fields.size(), columns.size()));
     }
     ExitSpec spec;
     for (size_t i = 0; i < fields.size(); ++i) {
@@ -422,8 +425,7 @@ absl::StatusOr<std::vector<ExitSpec>> ParseExitsFile(std::string_view path) {
     if (n < 0) {
       int error = errno;
       close(fd);
-      return absl::UnavailableError(
-          fmt::format("{}: cannot read: {}", path, std::strerror(error)));
+      return absl::UnavailableError(fmt::format("{}: cannot read: {}", path, std::strerror(error)));
     }
     if (n == 0) {
       break;

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "routing/exit.h"
+#include "routing/internal/huge_page_allocator.h"
 #include "routing/pool.h"
 #include "routing/routing_intent.h"
 
@@ -41,9 +42,9 @@ enum class IndexLevel : uint8_t { kPool = 0, kCountry = 1, kState = 2, kCity = 3
 struct IndexKey {
   Pool pool = Pool::kResidential;
   IndexLevel level = IndexLevel::kPool;
-  CountryCode country;      // zero at kPool
+  CountryCode country;        // zero at kPool
   PlaceId place = kAnyPlace;  // the state, city or ZIP id at those levels, else kAnyPlace
-  uint32_t asn = 0;         // 0: any ASN
+  uint32_t asn = 0;           // 0: any ASN
 
   friend bool operator==(const IndexKey&, const IndexKey&) = default;
 
@@ -89,9 +90,11 @@ class ExitIndex {
   size_t memory_bytes() const;
 
  private:
-  std::vector<ExitRow> rows_;
-  std::vector<uint32_t> entries_;
-  absl::flat_hash_map<IndexKey, CandidateList> lists_;
+  std::vector<ExitRow, internal::HugePageAllocator<ExitRow>> rows_;
+  std::vector<uint32_t, internal::HugePageAllocator<uint32_t>> entries_;
+  absl::flat_hash_map<IndexKey, CandidateList, absl::Hash<IndexKey>, std::equal_to<IndexKey>,
+                      internal::HugePageAllocator<std::pair<const IndexKey, CandidateList>>>
+      lists_;
 };
 
 }  // namespace strait::routing

@@ -150,6 +150,10 @@ size_t ExitRegistry::Reclaim() {
   return freed;
 }
 
+// TODO: every change rebuilds the whole snapshot (index, id and handle maps), about 0.5 s of CPU
+// at 1M exits, so a residential fleet whose devices come and go one by one should batch them
+// into ReplaceAll or use SetHealthy; index lists and maps shared copy-on-write between
+// snapshots would make an upsert cost only the lists it touches.
 void ExitRegistry::PublishLocked() {
   auto* snapshot = new ExitSnapshot(exits_, places_, next_generation_++);
   Publish(snapshot);
@@ -167,8 +171,9 @@ absl::Status ExitRegistry::InternPlaces(const std::vector<ExitSpec>& specs,
     if (builder == nullptr) {
       builder = std::make_unique<PlaceDictionary::Builder>(*places_);
     }
-    std::pair<PlaceKind, const std::string*> names[] = {
-        {PlaceKind::kState, &spec.state}, {PlaceKind::kCity, &spec.city}, {PlaceKind::kZip, &spec.zip}};
+    std::pair<PlaceKind, const std::string*> names[] = {{PlaceKind::kState, &spec.state},
+                                                        {PlaceKind::kCity, &spec.city},
+                                                        {PlaceKind::kZip, &spec.zip}};
     for (const auto& [kind, name] : names) {
       if (name->empty()) {
         continue;
@@ -197,8 +202,7 @@ ExitRef ExitRegistry::MakeExit(const ExitSpec& spec, const PlaceDictionary& plac
     current->runtime()->healthy.store(spec.healthy, std::memory_order_relaxed);
     return current;
   }
-  return ExitRef::Adopt(
-      Exit::Create(spec, current->handle(), places, current->shared_runtime()));
+  return ExitRef::Adopt(Exit::Create(spec, current->handle(), places, current->shared_runtime()));
 }
 
 absl::Status ExitRegistry::ReplaceAll(std::vector<ExitSpec> specs) {
@@ -211,8 +215,8 @@ absl::Status ExitRegistry::ReplaceAll(std::vector<ExitSpec> specs) {
     }
     auto [it, inserted] = first_position.emplace(AbslView(specs[i].id), i);
     if (!inserted) {
-      return absl::InvalidArgumentError(fmt::format(
-          "exit '{}' appears twice (entries {} and {})", specs[i].id, it->second + 1, i + 1));
+      return absl::InvalidArgumentError(fmt::format("exit '{}' appears twice (entries {} and {})",
+                                                    specs[i].id, it->second + 1, i + 1));
     }
   }
 

@@ -6,8 +6,9 @@
 namespace strait::routing {
 namespace {
 
-std::vector<const Exit*> ReleaseAll(std::vector<ExitRef> exits) {
-  std::vector<const Exit*> raw;
+std::vector<const Exit*, internal::HugePageAllocator<const Exit*>> ReleaseAll(
+    std::vector<ExitRef> exits) {
+  std::vector<const Exit*, internal::HugePageAllocator<const Exit*>> raw;
   raw.reserve(exits.size());
   for (ExitRef& exit : exits) {
     // Keep the reference: the snapshot's destructor drops it.

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "routing/exit.h"
 #include "routing/exit_index.h"
+#include "routing/internal/huge_page_allocator.h"
 #include "routing/place_dictionary.h"
 
 namespace strait::routing {
@@ -62,11 +63,14 @@ class alignas(64) ExitSnapshot {
   friend class ExitRegistry;
   friend class SnapshotRef;
 
-  std::vector<const Exit*> exits_;  // one reference each, dropped by the destructor
+  // One reference each, dropped by the destructor.
+  std::vector<const Exit*, internal::HugePageAllocator<const Exit*>> exits_;
   std::shared_ptr<const PlaceDictionary> places_;
   uint64_t generation_;
   absl::flat_hash_map<absl::string_view, uint32_t> by_id_;
-  absl::flat_hash_map<ExitHandle, uint32_t> by_handle_;
+  absl::flat_hash_map<ExitHandle, uint32_t, absl::Hash<ExitHandle>, std::equal_to<ExitHandle>,
+                      internal::HugePageAllocator<std::pair<const ExitHandle, uint32_t>>>
+      by_handle_;
   ExitIndex index_;
 
   // Reclamation (see ExitRegistry): the publishing registry, references given back after the

@@ -61,7 +61,7 @@ struct SelectionResult {
   static constexpr size_t kMaxReasonLength = 383;
 
   SelectOutcome outcome = SelectOutcome::kNoExit;
-  ExitLease lease;  // set for kSelected only
+  ExitLease lease;                  // set for kSelected only
   bool session_moved = false;       // sticky session moved to a new exit on this tunnel
   bool session_not_stored = false;  // sticky intent, affinity table full: exit not recorded
 

@@ -9,49 +9,14 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "bench/routing/counting_allocator.h"
 #include "benchmark/benchmark.h"
 #include "routing/affinity_table.h"
-
-namespace {
-
-std::atomic<int64_t> g_allocations{0};
-
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* memory = std::malloc(size == 0 ? 1 : size);
-  if (memory == nullptr) {
-    throw std::bad_alloc();
-  }
-  return memory;
-}
-void* operator new[](size_t size) { return operator new(size); }
-void* operator new(size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  size_t alignment = static_cast<size_t>(align);
-  void* memory = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-  if (memory == nullptr) {
-    throw std::bad_alloc();
-  }
-  return memory;
-}
-void* operator new[](size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
-void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, std::align_val_t) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t, std::align_val_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t, std::align_val_t) noexcept { std::free(memory); }
 
 namespace strait::routing {
 namespace {
@@ -118,9 +83,10 @@ void TearDownTables(benchmark::State& state) {
 }
 
 void ReportAllocations(benchmark::State& state, int64_t before) {
-  state.counters["allocs_per_op"] = benchmark::Counter(
-      static_cast<double>(g_allocations.load() - before) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(bench::AllocationCount() - before) /
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 
 // The tables are reached only inside the timed loop: other threads get there before thread 0 has
@@ -130,7 +96,7 @@ void ReportAllocations(benchmark::State& state, int64_t before) {
 template <typename Table>
 void LookupHit(benchmark::State& state, const std::unique_ptr<Table>& table) {
   uint64_t n = static_cast<uint64_t>(state.thread_index()) * 7919;
-  int64_t allocations = g_allocations.load();
+  int64_t allocations = bench::AllocationCount();
   for (auto _ : state) {
     n = (n + 104'729) % kPrefilled;
     std::optional<AffinityEntry> entry = table->Find(KeyOf(n), 100);
@@ -163,7 +129,7 @@ template <typename Table>
 void NewSession(benchmark::State& state, const std::unique_ptr<Table>& table) {
   uint64_t thread = static_cast<uint64_t>(state.thread_index());
   uint64_t n = 0;
-  int64_t allocations = g_allocations.load();
+  int64_t allocations = bench::AllocationCount();
   for (auto _ : state) {
     uint32_t now_s = static_cast<uint32_t>(n / 1000) + 1;
     uint64_t key = KeyOf(kPrefilled + (n % kSessionCycle) * 2 + thread);

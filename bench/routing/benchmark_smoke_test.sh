@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs a benchmark binary briefly and checks that every named benchmark produced a result and
-# that none reported an error. Timings are not asserted.
+# Runs a benchmark binary briefly and checks that every named benchmark produced a result, that
+# none reported an error, and that every selection (BM_Select*) allocated nothing. Timings are
+# not asserted.
 #   $1: the binary; $2: comma-separated benchmark names; further arguments go to the binary.
 set -euo pipefail
 
@@ -26,3 +27,10 @@ for name in ${names//,/ }; do
     exit 1
   fi
 done
+
+allocating=$(grep '^BM_Select' <<<"$output" | grep -Ev 'allocs_per_pick=0([^.0-9]|$)' || true)
+if [ -n "$allocating" ]; then
+  echo "selection allocated:" >&2
+  echo "$allocating" >&2
+  exit 1
+fi

@@ -12,50 +12,16 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "bench/routing/counting_allocator.h"
 #include "benchmark/benchmark.h"
 #include "core/absl_compat.h"
 #include "fmt/format.h"
 #include "routing/exit_registry.h"
 #include "routing/selector.h"
-
-namespace {
-
-std::atomic<int64_t> g_allocations{0};
-
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* memory = std::malloc(size == 0 ? 1 : size);
-  if (memory == nullptr) {
-    throw std::bad_alloc();
-  }
-  return memory;
-}
-void* operator new[](size_t size) { return operator new(size); }
-void* operator new(size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  size_t alignment = static_cast<size_t>(align);
-  void* memory = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-  if (memory == nullptr) {
-    throw std::bad_alloc();
-  }
-  return memory;
-}
-void* operator new[](size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
-void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, std::align_val_t) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t, std::align_val_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t, std::align_val_t) noexcept { std::free(memory); }
 
 namespace strait::routing {
 namespace {
@@ -130,7 +96,7 @@ RoutingIntent AsnIntent() {
 
 void ReportPerPick(benchmark::State& state, int64_t allocations_before, const Fleet& fleet) {
   state.counters["allocs_per_pick"] =
-      static_cast<double>(g_allocations.load() - allocations_before) /
+      static_cast<double>(bench::AllocationCount() - allocations_before) /
       static_cast<double>(state.iterations());
   state.counters["index_MiB"] =
       static_cast<double>(fleet.snapshot->index().memory_bytes()) / (1 << 20);
@@ -143,7 +109,7 @@ void RunSelect(benchmark::State& state, RoutingIntent (*make_intent)(const ExitS
   AffinityTable sticky(1000);
   FastRng rng(1);
   SelectorOptions options;
-  int64_t allocations = g_allocations.load();
+  int64_t allocations = bench::AllocationCount();
   for (auto _ : state) {
     SelectionResult result =
         SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
@@ -169,6 +135,28 @@ void BM_SelectByAsn(benchmark::State& state) {
 }
 BENCHMARK(BM_SelectByAsn)->Arg(100'000)->Arg(1'000'000);
 
+// A refusal: the city exists, but not on that network. The reason is formatted every time.
+void BM_SelectNoExit(benchmark::State& state) {
+  Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
+  RoutingIntent intent = CityIntent(*fleet.snapshot);
+  intent.asn = 99;
+  AffinityTable sticky(1000);
+  FastRng rng(1);
+  SelectorOptions options;
+  int64_t allocations = bench::AllocationCount();
+  for (auto _ : state) {
+    SelectionResult result =
+        SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
+    if (result.outcome != SelectOutcome::kNoExit) {
+      state.SkipWithError("an exit was selected");
+      break;
+    }
+    benchmark::DoNotOptimize(result.reason().data());
+  }
+  ReportPerPick(state, allocations, fleet);
+}
+BENCHMARK(BM_SelectNoExit)->Arg(100'000)->Arg(1'000'000);
+
 // A later tunnel of a sticky session: affinity hit, checks, lease.
 void BM_SelectStickyHit(benchmark::State& state) {
   Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
@@ -178,7 +166,7 @@ void BM_SelectStickyHit(benchmark::State& state) {
   AffinityTable sticky(1000);
   FastRng rng(1);
   SelectorOptions options;
-  int64_t allocations = g_allocations.load();
+  int64_t allocations = bench::AllocationCount();
   for (auto _ : state) {
     SelectionResult result =
         SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
@@ -193,7 +181,7 @@ void RunScan(benchmark::State& state, RoutingIntent (*make_intent)(const ExitSna
   Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
   RoutingIntent intent = make_intent(*fleet.snapshot);
   FastRng rng(1);
-  int64_t allocations = g_allocations.load();
+  int64_t allocations = bench::AllocationCount();
   for (auto _ : state) {
     const Exit* chosen = nullptr;
     uint32_t matched = 0;

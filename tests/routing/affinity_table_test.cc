@@ -116,6 +116,26 @@ TEST(AffinityTable, RefusesNewKeysWhenFullAndEvictsNoLiveSession) {
   EXPECT_EQ(table.CountLive(1000), 1u);
 }
 
+// With two buckets every key's pair is the same two buckets, so about a third of the keys live
+// in their second bucket. Re-inserting every key after expiry must reuse each key's own slot,
+// wherever it is: a second copy would either hide the new entry or run the table out of room.
+TEST(AffinityTable, ReusesExpiredEntriesInPlaceInEitherBucket) {
+  AffinityTable table(7);
+  for (int round = 0; round < 5; ++round) {
+    uint32_t now_s = static_cast<uint32_t>(round) * 100;
+    for (uint64_t key = 1; key <= 14; ++key) {
+      ExitHandle handle = static_cast<ExitHandle>(round * 100 + key);
+      ASSERT_EQ(table.InsertOrGet(key, AffinityEntry{handle, now_s + 50}, now_s).outcome,
+                InsertOutcome::kInserted)
+          << "round " << round << " key " << key;
+    }
+    for (uint64_t key = 1; key <= 14; ++key) {
+      ASSERT_EQ(table.Find(key, now_s)->handle, static_cast<ExitHandle>(round * 100 + key));
+    }
+    EXPECT_EQ(table.CountLive(now_s), 14u);
+  }
+}
+
 // Millions of short sessions through a small table with a fake clock: memory stays what it was
 // at construction, expired slots are reused by later inserts, and inserts practically never
 // find both buckets full.
@@ -282,8 +302,7 @@ TEST(AffinityTable, NeverPairsAKeyWithAnotherKeysEntryUnderChurn) {
           case 5: {
             uint32_t ttl_s = static_cast<uint32_t>((state >> 40) % 4) + 1;
             auto result = table.InsertOrGet(
-                key, AffinityEntry{HandleFor(key, static_cast<uint32_t>(i)), now_s + ttl_s},
-                now_s);
+                key, AffinityEntry{HandleFor(key, static_cast<uint32_t>(i)), now_s + ttl_s}, now_s);
             if (result.outcome != InsertOutcome::kFull &&
                 !HandleMatches(key, result.entry.handle)) {
               mismatches.fetch_add(1);

@@ -16,8 +16,7 @@ std::string Message(const absl::Status& status) {
   return std::string(status.message().data(), status.message().size());
 }
 
-ExitSpec Spec(std::string id, std::string country = "us", std::string city = "",
-              uint32_t asn = 0) {
+ExitSpec Spec(std::string id, std::string country = "us", std::string city = "", uint32_t asn = 0) {
   ExitSpec spec;
   spec.id = std::move(id);
   spec.country = std::move(country);

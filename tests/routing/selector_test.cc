@@ -15,8 +15,8 @@
 namespace strait::routing {
 namespace {
 
-ExitSpec Spec(std::string id, std::string country, std::string state = "",
-              std::string city = "", uint32_t asn = 0, uint32_t weight = 1) {
+ExitSpec Spec(std::string id, std::string country, std::string state = "", std::string city = "",
+              uint32_t asn = 0, uint32_t weight = 1) {
   ExitSpec spec;
   spec.id = std::move(id);
   spec.country = std::move(country);
@@ -186,8 +186,9 @@ TEST_F(SelectorTest, AnswersNoExitForPlacesNoExitHas) {
 
   intent = Intent().Country("us").State("florida").Zip("00000").Build();
   ASSERT_EQ(intent.zip, kUnknownPlace);
-  EXPECT_EQ(Pick(intent), "no_exit: no exit in pool residential with country 'us', state "
-                          "'florida' and zip '00000'");
+  EXPECT_EQ(Pick(intent),
+            "no_exit: no exit in pool residential with country 'us', state "
+            "'florida' and zip '00000'");
 }
 
 TEST_F(SelectorTest, NeverFallsBackToALooserMatch) {
@@ -302,7 +303,8 @@ TEST_F(SelectorTest, HonoursWeightsOnSampledAndScannedLists) {
   std::vector<int> observed = CountPicks(this, Intent().Country("it").Build(), 40'000, ids, select);
   EXPECT_LT(ChiSquare(observed, share), 72.05);  // 39 degrees of freedom, p = 0.001
 
-  std::vector<int> small = CountPicks(this, Intent().Country("es").Build(), 20'000, small_ids, select);
+  std::vector<int> small =
+      CountPicks(this, Intent().Country("es").Build(), 20'000, small_ids, select);
   EXPECT_LT(ChiSquare(small, small_share), 16.27);  // 3 degrees of freedom, p = 0.001
 }
 
@@ -420,9 +422,9 @@ TEST_F(SelectorTest, RefusesAStrictSessionWhoseExitIsGone) {
   EXPECT_EQ(sticky_.Find(9, now_s_)->handle, handle);  // not moved
 
   ASSERT_TRUE(registry_.SetHealthy(first, true).ok());
-  EXPECT_EQ(Pick(Intent().Country("gb").Session("st", 9).Strict().Build()),
-            fmt::format("session_exit_gone: sticky exit '{}' no longer matches the routing",
-                        first));
+  EXPECT_EQ(
+      Pick(Intent().Country("gb").Session("st", 9).Strict().Build()),
+      fmt::format("session_exit_gone: sticky exit '{}' no longer matches the routing", first));
 
   ASSERT_TRUE(registry_.Remove(first).ok());
   snapshot_ = registry_.Acquire();
@@ -478,9 +480,8 @@ TEST_F(SelectorTest, ProceedsUnstickyWhenTheTableIsFull) {
     ASSERT_EQ(tiny.InsertOrGet(key, AffinityEntry{1, now_s_ + 1000}, now_s_).outcome,
               AffinityTable::InsertOutcome::kInserted);
   }
-  SelectionResult result =
-      SelectExit(*snapshot_, tiny, Intent().Session("full", 5).Build(), Pool::kResidential,
-                 now_s_, rng_, options_);
+  SelectionResult result = SelectExit(*snapshot_, tiny, Intent().Session("full", 5).Build(),
+                                      Pool::kResidential, now_s_, rng_, options_);
   ASSERT_EQ(result.outcome, SelectOutcome::kSelected);
   EXPECT_TRUE(result.session_not_stored);
   EXPECT_FALSE(tiny.Find(5, now_s_).has_value());
