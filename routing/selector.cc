@@ -374,7 +374,11 @@ SelectionResult PickAndLease(const Selection& s) {
     case Emptiness::kNoneWithCapacity:
       break;
   }
-  return NoExit(s, "no exit with spare capacity", ConstraintKind::kAsn);
+  // Exits match but are all full: a client should come back later, like any other limit, rather
+  // than change its targeting, so this is kExitBusy (limit_exceeded), not kNoExit.
+  SelectionResult busy = NoExit(s, "no exit with spare capacity", ConstraintKind::kAsn);
+  busy.outcome = SelectOutcome::kExitBusy;
+  return busy;
 }
 
 SelectionResult Refusal(SelectOutcome outcome) {

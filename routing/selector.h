@@ -51,7 +51,7 @@ enum class SelectOutcome : uint8_t {
   kSelected,
   kNoExit,           // nothing matches; reason() names the constraint
   kSessionExitGone,  // strict sticky session whose exit is gone, down or no longer matching
-  kExitBusy,         // sticky exit at capacity
+  kExitBusy,         // matching exits exist but are at capacity (the sticky one, or all)
 };
 
 std::string_view SelectOutcomeName(SelectOutcome outcome);

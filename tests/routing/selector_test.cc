@@ -220,7 +220,7 @@ TEST_F(SelectorTest, SkipsExitsWithoutSpareCapacity) {
   EXPECT_EQ(snapshot_->FindById("small")->active_tunnels(), 2u);
   EXPECT_EQ(snapshot_->FindById("big")->active_tunnels(), 3u);
   EXPECT_EQ(Pick(Intent().Country("de").Build()),
-            "no_exit: no exit with spare capacity in pool residential with country 'de'");
+            "exit_busy: no exit with spare capacity in pool residential with country 'de'");
 
   held.pop_back();  // one tunnel ends
   EXPECT_EQ(Select(Intent().Country("de").Build()).outcome, SelectOutcome::kSelected);
