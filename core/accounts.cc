@@ -4,23 +4,11 @@
 #include <openssl/sha.h>
 
 #include "core/absl_compat.h"
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace strait::core {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool IsAccountNameByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -40,8 +28,8 @@ bool ParsePasswordDigest(std::string_view hex, PasswordDigest* digest) {
     return false;
   }
   for (size_t i = 0; i < 32; ++i) {
-    int high = HexValue(hex[2 * i]);
-    int low = HexValue(hex[2 * i + 1]);
+    int high = HexDigitValue(hex[2 * i]);
+    int low = HexDigitValue(hex[2 * i + 1]);
     if (high < 0 || low < 0) {
       return false;
     }

@@ -1,24 +1,13 @@
 #include "net/host_syntax.h"
 
+#include "core/ascii.h"
+
 namespace strait::net {
 namespace {
 
 constexpr size_t kMaxLabelLength = 63;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool IsNameCharacter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' || c == '_';
@@ -36,7 +25,7 @@ bool LooksNumeric(std::string_view label) {
     start = 2;
   }
   for (size_t i = start; i < label.size(); ++i) {
-    if (hex ? HexValue(label[i]) < 0 : !IsDigit(label[i])) {
+    if (hex ? HexDigitValue(label[i]) < 0 : !IsDigit(label[i])) {
       return false;
     }
   }
@@ -124,7 +113,7 @@ bool ParseIpv6(std::string_view text, uint8_t out[16]) {
     }
     uint16_t value = 0;
     for (char c : group) {
-      int digit = HexValue(c);
+      int digit = HexDigitValue(c);
       if (digit < 0) {
         return false;
       }

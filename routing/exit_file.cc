@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/absl_compat.h"
+#include "core/ascii.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -93,19 +94,6 @@ absl::Status FieldError(std::string_view field, std::string_view value, std::str
   return absl::InvalidArgumentError(fmt::format("{} '{}' {}", field, value, what));
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::optional<std::string> PercentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -117,8 +105,8 @@ std::optional<std::string> PercentDecode(std::string_view text) {
     if (i + 2 >= text.size()) {
       return std::nullopt;
     }
-    int high = HexValue(text[i + 1]);
-    int low = HexValue(text[i + 2]);
+    int high = HexDigitValue(text[i + 1]);
+    int low = HexDigitValue(text[i + 2]);
     if (high < 0 || low < 0) {
       return std::nullopt;
     }
