@@ -350,16 +350,26 @@ void WhoServer::AcceptLoop() {
   }
 }
 
-EchoServer::EchoServer() {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int ListenOnLoopback(int backlog, uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  listen(listen_fd_, 1024);
   socklen_t length = sizeof(address);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-  port_ = ntohs(address.sin_port);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(fd, backlog) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) {
+      close(fd);
+    }
+    return -1;
+  }
+  *port = ntohs(address.sin_port);
+  return fd;
+}
+
+EchoServer::EchoServer() {
+  listen_fd_ = ListenOnLoopback(1024, &port_);
   thread_ = std::thread([this] { Loop(); });
 }
 

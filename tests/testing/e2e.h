@@ -100,6 +100,9 @@ class WhoServer {
   std::vector<std::thread> connection_threads_;
 };
 
+// A listening TCP socket on 127.0.0.1 with a kernel-chosen port (stored in *port); -1 on error.
+int ListenOnLoopback(int backlog, uint16_t* port);
+
 // A loopback echo server for many simultaneous connections: one thread, poll(2) over all of
 // them. Connections end when the peer closes.
 class EchoServer {

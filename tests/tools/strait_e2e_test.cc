@@ -311,35 +311,16 @@ TEST_F(StraitEndToEnd, SocksIpv6TargetReachesAnIpv6Origin) {
 }
 
 TEST_F(StraitEndToEnd, EarlyDataAfterConnectReachesTheTarget) {
-  // An echo target: whatever arrives goes back.
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  listen(listener, 4);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  std::thread echo([listener] {
-    int fd = accept(listener, nullptr, nullptr);
-    char buffer[4096];
-    for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
-      send(fd, buffer, static_cast<size_t>(n), MSG_NOSIGNAL);
-    }
-    close(fd);
-  });
-
+  testing::EchoServer echo;
   Connection connection(daemon_->port());
-  std::string authority = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
   // The head and the first application bytes in one write, before the 200 is read.
-  ASSERT_TRUE(connection.Send(ConnectRequest(authority, "alice", "wonder:land") + "early bytes"));
+  ASSERT_TRUE(
+      connection.Send(ConnectRequest(echo.authority(), "alice", "wonder:land") + "early bytes"));
   std::string head = connection.ReadHead();
   EXPECT_EQ(StatusCode(head), 200) << head;
   EXPECT_EQ(connection.ReadExactly(11), "early bytes");
   connection.ShutdownWrite();
   EXPECT_EQ(connection.ReadToEnd(), "");
-  echo.join();
-  close(listener);
 }
 
 TEST_F(StraitEndToEnd, SlowClientSendingTheHeadByteByByteIsServed) {
@@ -371,14 +352,13 @@ TEST_F(StraitEndToEnd, OversizedHeadIsRefusedWithBadRequest) {
 
 TEST_F(StraitEndToEnd, TargetThatNeverAnswersTimesOutWithGatewayTimeout) {
   // A listener whose accept queue is full drops further SYNs, so a connect to it hangs.
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  uint16_t port = 0;
+  int listener = testing::ListenOnLoopback(0, &port);
+  ASSERT_GE(listener, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
+  address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -388,7 +368,7 @@ TEST_F(StraitEndToEnd, TargetThatNeverAnswersTimesOutWithGatewayTimeout) {
   usleep(100'000);
 
   Connection connection(daemon_->port());
-  std::string authority = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  std::string authority = "127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(connection.Send(ConnectRequest(authority, "alice", "wonder:land")));
   std::string head = connection.ReadHead();
   EXPECT_EQ(StatusCode(head), 504) << head;
@@ -417,15 +397,7 @@ class OneShotTarget {
  public:
   template <typename Serve>
   explicit OneShotTarget(Serve serve) {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    listen(listener_, 4);
-    socklen_t length = sizeof(address);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    listener_ = testing::ListenOnLoopback(4, &port_);
     thread_ = std::thread([this, serve] {
       pollfd poll_fd{.fd = listener_, .events = POLLIN};
       if (poll(&poll_fd, 1, 20'000) <= 0) {
