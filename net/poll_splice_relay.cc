@@ -4,6 +4,12 @@
 // into a pipe answers EAGAIN both when the socket has nothing and when the pipe is full, and the
 // pipe fills by page slots, not bytes (partial pages from the socket), so "empty" is the only
 // state in which EAGAIN tells the socket's side unambiguously.
+//
+// TODO: with both directions busy at once the relay spends ~1.6x HAProxy's CPU per GB (one way
+// it matches HAProxy; bench/README.md). Pipe size (64 KiB-1 MiB) and TCP_NODELAY were measured
+// and are not the cause; the next thing to try is one multishot poll per socket instead of a
+// one-shot poll re-armed per blocked direction, which is closest to HAProxy's edge-triggered
+// epoll.
 
 #include <fcntl.h>
 #include <poll.h>
