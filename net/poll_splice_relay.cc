@@ -5,11 +5,11 @@
 // pipe fills by page slots, not bytes (partial pages from the socket), so "empty" is the only
 // state in which EAGAIN tells the socket's side unambiguously.
 //
-// TODO: with both directions busy at once the relay spends ~1.6x HAProxy's CPU per GB (one way
-// it matches HAProxy; bench/README.md). Pipe size (64 KiB-1 MiB) and TCP_NODELAY were measured
-// and are not the cause; the next thing to try is one multishot poll per socket instead of a
-// one-shot poll re-armed per blocked direction, which is closest to HAProxy's edge-triggered
-// epoll.
+// TODO: with both directions busy at once the relay spends ~1.6x HAProxy's CPU per GB at the
+// same 256 KiB pipes (one way it matches HAProxy; bench/README.md). TCP_NODELAY is not the
+// cause; 1 MiB pipes narrow it (15.2 Gbit/s at 0.41 CPU-s/GB against HAProxy's 20.7 at 0.38).
+// The next thing to try is one multishot poll per socket instead of a one-shot poll re-armed
+// per blocked direction, which is closest to HAProxy's edge-triggered epoll.
 
 #include <fcntl.h>
 #include <poll.h>
