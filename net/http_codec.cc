@@ -1,6 +1,7 @@
 #include "net/http_codec.h"
 
 #include <array>
+#include <charconv>
 #include <cstring>
 
 namespace strait::net {
@@ -287,14 +288,8 @@ class Output {
 
   void PutNumber(unsigned value) {
     char digits[10];
-    size_t count = 0;
-    do {
-      digits[count++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    while (count > 0) {
-      PutChar(digits[--count]);
-    }
+    char* end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+    Put(std::string_view(digits, static_cast<size_t>(end - digits)));
   }
 
   // An RFC 8941 sf-string of at most `max_bytes` input bytes: `"` and `\` escaped, anything

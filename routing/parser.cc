@@ -7,6 +7,7 @@
 #endif
 
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <cstdint>
 
@@ -668,14 +669,8 @@ class BoundedWriter {
 
   void Number(uint64_t value) {
     char digits[20];
-    size_t count = 0;
-    do {
-      digits[count++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    while (count > 0) {
-      Char(digits[--count]);
-    }
+    char* end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+    Text(std::string_view(digits, static_cast<size_t>(end - digits)));
   }
 
   void LowerText(std::string_view text) {
