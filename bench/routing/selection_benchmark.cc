@@ -103,9 +103,9 @@ void ReportPerPick(benchmark::State& state, int64_t allocations_before, const Fl
   state.SetItemsProcessed(state.iterations());
 }
 
-void RunSelect(benchmark::State& state, RoutingIntent (*make_intent)(const ExitSnapshot&)) {
-  Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
-  RoutingIntent intent = make_intent(*fleet.snapshot);
+// Picks for `intent` over and over, each expected to end in `expected`.
+void RunSelect(benchmark::State& state, Fleet& fleet, const RoutingIntent& intent,
+               SelectOutcome expected) {
   AffinityTable sticky(1000);
   FastRng rng(1);
   SelectorOptions options;
@@ -113,13 +113,18 @@ void RunSelect(benchmark::State& state, RoutingIntent (*make_intent)(const ExitS
   for (auto _ : state) {
     SelectionResult result =
         SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
-    if (result.outcome != SelectOutcome::kSelected) {
-      state.SkipWithError("no exit selected");
+    if (result.outcome != expected) {
+      state.SkipWithError("unexpected selection outcome");
       break;
     }
-    benchmark::DoNotOptimize(result.lease.get());
+    benchmark::DoNotOptimize(&result);
   }
   ReportPerPick(state, allocations, fleet);
+}
+
+void RunSelect(benchmark::State& state, RoutingIntent (*make_intent)(const ExitSnapshot&)) {
+  Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
+  RunSelect(state, fleet, make_intent(*fleet.snapshot), SelectOutcome::kSelected);
 }
 
 void BM_SelectByCountry(benchmark::State& state) {
@@ -140,20 +145,7 @@ void BM_SelectNoExit(benchmark::State& state) {
   Fleet& fleet = FleetOf(static_cast<size_t>(state.range(0)));
   RoutingIntent intent = CityIntent(*fleet.snapshot);
   intent.asn = 99;
-  AffinityTable sticky(1000);
-  FastRng rng(1);
-  SelectorOptions options;
-  int64_t allocations = bench::AllocationCount();
-  for (auto _ : state) {
-    SelectionResult result =
-        SelectExit(*fleet.snapshot, sticky, intent, Pool::kResidential, kNowS, rng, options);
-    if (result.outcome != SelectOutcome::kNoExit) {
-      state.SkipWithError("an exit was selected");
-      break;
-    }
-    benchmark::DoNotOptimize(result.reason().data());
-  }
-  ReportPerPick(state, allocations, fleet);
+  RunSelect(state, fleet, intent, SelectOutcome::kNoExit);
 }
 BENCHMARK(BM_SelectNoExit)->Arg(100'000)->Arg(1'000'000);
 
