@@ -205,27 +205,27 @@ std::string BuildSocksConnectIpv4(uint32_t ipv4_host_order, uint16_t port) {
                       static_cast<char>(port >> 8), static_cast<char>(port)});
 }
 
-SocksReply ParseSocksMethodReply(std::string_view buffer) {
+namespace {
+
+// The two-byte answers (method selection, RFC 1929 status): a version byte, then a code.
+SocksReply ParseTwoByteReply(std::string_view buffer, char version) {
   SocksReply reply;
   if (buffer.size() < 2) {
     return reply;
   }
-  reply.state = buffer[0] == 0x05 ? ParseState::kComplete : ParseState::kMalformed;
+  reply.state = buffer[0] == version ? ParseState::kComplete : ParseState::kMalformed;
   reply.code = static_cast<uint8_t>(buffer[1]);
   reply.bytes = 2;
   return reply;
 }
 
-SocksReply ParseSocksAuthReply(std::string_view buffer) {
-  SocksReply reply;
-  if (buffer.size() < 2) {
-    return reply;
-  }
-  reply.state = buffer[0] == 0x01 ? ParseState::kComplete : ParseState::kMalformed;
-  reply.code = static_cast<uint8_t>(buffer[1]);
-  reply.bytes = 2;
-  return reply;
+}  // namespace
+
+SocksReply ParseSocksMethodReply(std::string_view buffer) {
+  return ParseTwoByteReply(buffer, 0x05);
 }
+
+SocksReply ParseSocksAuthReply(std::string_view buffer) { return ParseTwoByteReply(buffer, 0x01); }
 
 SocksReply ParseSocksConnectReply(std::string_view buffer) {
   SocksReply reply;
