@@ -54,6 +54,20 @@ us-1,residential,us,,,,,0,1,direct:127.0.0.2
 )toml";
 }
 
+// Opens tunnels to the echo target until one is served (200), for when capacity frees up a
+// moment after a test releases it; at most 50 attempts 100 ms apart. Null if none was.
+std::unique_ptr<Connection> TunnelOnceServed(const DaemonProcess& daemon, const EchoServer& echo) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto connection = std::make_unique<Connection>(daemon.port());
+    if (connection->Send(ConnectRequest(echo.authority(), "alice", "pw")) &&
+        StatusCode(connection->ReadHeadWithin(5000)) == 200) {
+      return connection;
+    }
+    usleep(100'000);
+  }
+  return nullptr;
+}
+
 // Sends `payload` through an established tunnel and expects it back from the echo target.
 bool Echoes(Connection& connection, const std::string& payload) {
   return connection.Send(payload) && connection.ReadExactly(payload.size()) == payload;
@@ -110,16 +124,7 @@ TEST(StraitLimits, RunningOutOfDescriptorsDelaysNewTunnelsAndKeepsEstablishedOne
   }
   // The closed tunnels give their descriptors back once both ends have closed; a new tunnel is
   // served within a few attempts.
-  std::unique_ptr<Connection> fresh;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    fresh = std::make_unique<Connection>(daemon.port());
-    ASSERT_TRUE(fresh->Send(ConnectRequest(echo.authority(), "alice", "pw")));
-    if (StatusCode(fresh->ReadHeadWithin(5000)) == 200) {
-      break;
-    }
-    fresh.reset();
-    usleep(100'000);
-  }
+  std::unique_ptr<Connection> fresh = TunnelOnceServed(daemon, echo);
   ASSERT_NE(fresh, nullptr) << "no new tunnel after descriptors were freed";
   EXPECT_TRUE(Echoes(*fresh, "served once descriptors were free"));
   for (size_t i = established.size() / 2; i < established.size(); ++i) {
@@ -160,16 +165,7 @@ TEST(StraitLimits, TunnelsBeyondTheLimitGetTooManyRequestsOnEveryShard) {
 
   // Once one ends, a new tunnel is served again.
   established[0].reset();
-  std::unique_ptr<Connection> next;
-  for (int attempt = 0; attempt < 50 && next == nullptr; ++attempt) {
-    auto connection = std::make_unique<Connection>(daemon.port());
-    ASSERT_TRUE(connection->Send(ConnectRequest(echo.authority(), "alice", "pw")));
-    if (StatusCode(connection->ReadHeadWithin(5000)) == 200) {
-      next = std::move(connection);
-    } else {
-      usleep(50'000);
-    }
-  }
+  std::unique_ptr<Connection> next = TunnelOnceServed(daemon, echo);
   ASSERT_NE(next, nullptr);
   EXPECT_TRUE(Echoes(*next, "served after one ended"));
 }
