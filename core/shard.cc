@@ -225,7 +225,7 @@ void Shard::UpdateAcceptPause() {
   }
 }
 
-void Shard::OnAccepted(const Listener& /*listener*/, size_t listener_index, int fd) {
+void Shard::OnAccepted(size_t listener_index, int fd) {
   stats_.accepted.fetch_add(1, std::memory_order_relaxed);
   stats_.active.fetch_add(1, std::memory_order_relaxed);
   net::SetNoDelay(fd);
@@ -377,7 +377,7 @@ void Shard::Listener::OnCompletion(unsigned tag, int32_t res, uint32_t flags) {
     if (shard_.draining_ || shard_.stop_requested_) {
       close(res);
     } else {
-      shard_.OnAccepted(*this, index_, res);
+      shard_.OnAccepted(index_, res);
     }
   } else if (res != -ECANCELED) {
     shard_.stats_.accept_errors.fetch_add(1, std::memory_order_relaxed);

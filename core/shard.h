@@ -157,7 +157,7 @@ class Shard {
   void StopAccepting();
   void AbortAllTunnels();
 
-  void OnAccepted(const Listener& listener, size_t listener_index, int fd);
+  void OnAccepted(size_t listener_index, int fd);
 
   // Called by tunnels.
   void Retire(Tunnel* tunnel);

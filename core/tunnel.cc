@@ -388,9 +388,13 @@ void Tunnel::HandleSocks5Request(std::string_view bytes) {
 
 bool Tunnel::Authenticate(std::string_view user, std::string_view password) {
   std::string_view account = user.substr(0, user.find('_'));
+  // Kept only for the access log: without one, no string is built per tunnel.
+  bool logging = AccessLog() != nullptr;
+  if (logging) {
+    account_ = std::string(account);
+  }
   AuthResult auth = shard_.accounts_->Verify(account, password);
   if (auth != AuthResult::kOk) {
-    account_ = std::string(account);
     // The same answer for an unknown account and a wrong password: the reply must not tell
     // which accounts exist.
     Refuse(ErrorToken::kAuthFailed, "wrong account or password");
@@ -398,14 +402,15 @@ bool Tunnel::Authenticate(std::string_view user, std::string_view password) {
   }
 
   routing::RoutingError error = routing::ParseRoutingString(user, shard_.places(), &intent_);
-  account_ = std::string(account);
   if (!error.ok()) {
     char message[routing::kMaxRoutingErrorMessageLength];
     size_t length = error.Describe(message, sizeof(message));
     Refuse(ErrorToken::kBadRouting, std::string_view(message, length));
     return false;
   }
-  route_ = routing::FormatRoutingIntent(intent_);
+  if (logging) {
+    route_ = routing::FormatRoutingIntent(intent_);
+  }
   return true;
 }
 
